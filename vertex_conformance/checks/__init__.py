@@ -1,0 +1,93 @@
+"""Checks: pure functions from an exchange to findings, one requirement each.
+
+A check is declared with ``@check(id, statement, source, where, applies=...)``: that declares
+the requirement and registers the function that evaluates it. ``evaluate`` runs every check that
+applies to an exchange and returns ``{requirement id: [findings]}`` for each of them, so the
+report can tell a requirement that held (empty list) from one that was never evaluated (absent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from ..assembly import Assembled, assemble
+from ..exchange import Exchange
+from ..findings import Finding
+from ..requirements import Requirement, Source, requirement
+
+Violation = tuple[str, str]  # (json path, message)
+
+
+@dataclass
+class Context:
+    """What a check sees: the exchange, the profile it is held to, and derived views computed once."""
+
+    exchange: Exchange
+    profile: str = "vertex"
+    observations: dict[str, Any] = field(default_factory=dict)  # facts for the report, not verdicts
+
+    @property
+    def request(self) -> Any:
+        """The request body as sent (parsed JSON), or ``None`` when unknown."""
+        return self.exchange.request.body if self.exchange.request else None
+
+    @property
+    def chunks(self) -> list[tuple[int, Any]]:
+        return self.exchange.chunks
+
+    @cached_property
+    def assembled(self) -> Assembled:
+        return assemble(self.exchange.chunks)
+
+
+@dataclass(frozen=True)
+class Check:
+    requirement: Requirement
+    applies: Callable[[Context], bool]
+    run: Callable[[Context], Iterable[Violation]]
+
+
+CHECKS: list[Check] = []
+
+
+def always(ctx: Context) -> bool:
+    return True
+
+
+def check(
+    id: str,
+    statement: str,
+    source: Source,
+    where: str,
+    applies: Callable[[Context], bool] = always,
+) -> Callable[[Callable[[Context], Iterable[Violation]]], Callable[[Context], Iterable[Violation]]]:
+    """Declare requirement ``id`` and register the decorated function as its check."""
+
+    def register(fn: Callable[[Context], Iterable[Violation]]) -> Callable[[Context], Iterable[Violation]]:
+        CHECKS.append(Check(requirement(id, statement, source, where), applies, fn))
+        return fn
+
+    return register
+
+
+def evaluate(exchange: Exchange, profile: str = "vertex") -> tuple[dict[str, list[Finding]], dict[str, Any]]:
+    """Run every applicable check. Returns findings by requirement id and the observations made."""
+    ctx = Context(exchange, profile)
+    results: dict[str, list[Finding]] = {}
+    for registered in CHECKS:
+        if not registered.applies(ctx):
+            continue
+        rid = registered.requirement.id
+        results[rid] = [Finding(rid, path, message) for path, message in registered.run(ctx)]
+    return results, ctx.observations
+
+
+def failures(results: dict[str, list[Finding]]) -> list[Finding]:
+    return sorted(f for findings in results.values() for f in findings)
+
+
+# Importing the check modules declares their requirements.
+from . import request, response, schema, stream, usage  # noqa: E402,F401

@@ -1,0 +1,198 @@
+"""Stream invariants: SSE framing and the rules that bind the chunks of one stream together."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from ..requirements import Source
+from . import Context, Violation, check
+from ._predicates import openai, streamed, streamed_ok
+
+SEED_STREAM = "Streaming example; stream_function_call_arguments, Beispielantworten"
+
+
+@check(
+    "sse.content-type",
+    "A streamed answer is served as text/event-stream.",
+    Source.OPENAI,
+    "Streaming responses (server-sent events)",
+    applies=lambda ctx: streamed_ok(ctx) and ctx.exchange.status != 0,
+)
+def content_type(ctx: Context) -> Iterator[Violation]:
+    media_type = ctx.exchange.content_type.split(";")[0].strip().lower()
+    if media_type != "text/event-stream":
+        yield "$.headers.content-type", f"expected text/event-stream, got {ctx.exchange.content_type!r}"
+
+
+@check(
+    "sse.event-json",
+    "Every event's data is one JSON object, or the literal [DONE].",
+    Source.SEED,
+    SEED_STREAM,
+    applies=streamed,
+)
+def event_json(ctx: Context) -> Iterator[Violation]:
+    for event in ctx.exchange.sse.events:
+        if event.data == "[DONE]":
+            continue
+        try:
+            parsed = json.loads(event.data)
+        except ValueError as exc:
+            yield f"$.events[{event.index}]", f"data is not JSON ({exc}): {event.data[:120]!r}"
+            continue
+        if not isinstance(parsed, dict):
+            yield f"$.events[{event.index}]", f"data is JSON but not an object: {event.data[:120]!r}"
+
+
+@check(
+    "sse.no-stray-lines",
+    "Every line of the stream is an SSE field (data:, event:, id:, retry:), a comment or blank.",
+    Source.OPENAI,
+    "Streaming responses (server-sent events)",
+    applies=streamed,
+)
+def no_stray_lines(ctx: Context) -> Iterator[Violation]:
+    for stray in ctx.exchange.sse.stray_lines:
+        yield f"$.lines[{stray.number}]", f"not an SSE field: {stray.text[:120]!r}"
+
+
+@check(
+    "sse.done-last",
+    "The stream ends with exactly one data: [DONE], after every chunk.",
+    Source.SEED,
+    SEED_STREAM,
+    applies=streamed_ok,
+)
+def done_last(ctx: Context) -> Iterator[Violation]:
+    events = ctx.exchange.sse.events
+    done = [e.index for e in events if e.data == "[DONE]"]
+    if not done:
+        hint = " (the text ends inside an unterminated event)" if ctx.exchange.sse.unterminated else ""
+        yield "$.events", f"no [DONE] event{hint}"
+        return
+    if len(done) > 1:
+        yield f"$.events[{done[1]}]", f"[DONE] sent {len(done)} times (events {done})"
+    if done[0] != events[-1].index:
+        yield f"$.events[{done[0] + 1}]", f"{len(events) - 1 - done[0]} event(s) after [DONE]"
+
+
+@check(
+    "stream.not-empty",
+    "A successful stream carries at least one chunk before [DONE].",
+    Source.SEED,
+    SEED_STREAM,
+    applies=streamed_ok,
+)
+def not_empty(ctx: Context) -> Iterator[Violation]:
+    if not ctx.chunks:
+        yield "$.events", "no JSON chunk in the stream"
+
+
+@check(
+    "chunk.object",
+    'Every chunk says object: "chat.completion.chunk".',
+    Source.SEED,
+    SEED_STREAM,
+    applies=streamed_ok,
+)
+def chunk_object(ctx: Context) -> Iterator[Violation]:
+    for event, chunk in ctx.chunks:
+        if isinstance(chunk, dict) and chunk.get("object") != "chat.completion.chunk":
+            yield f"$.events[{event}].object", f"expected 'chat.completion.chunk', got {chunk.get('object')!r}"
+
+
+def _constant(ctx: Context, key: str) -> Iterator[Violation]:
+    first = None
+    for event, chunk in ctx.chunks:
+        if not isinstance(chunk, dict):
+            continue
+        if first is None:
+            first = (event, chunk.get(key))
+        elif chunk.get(key) != first[1]:
+            yield (
+                f"$.events[{event}].{key}",
+                f"{chunk.get(key)!r} differs from {first[1]!r} of event {first[0]}",
+            )
+
+
+@check("chunk.id-constant", "Every chunk of one stream has the same id.", Source.SEED, SEED_STREAM,
+       applies=streamed_ok)
+def id_constant(ctx: Context) -> Iterator[Violation]:
+    yield from _constant(ctx, "id")
+
+
+@check("chunk.created-constant", "Every chunk of one stream has the same created.", Source.SEED,
+       SEED_STREAM, applies=streamed_ok)
+def created_constant(ctx: Context) -> Iterator[Violation]:
+    yield from _constant(ctx, "created")
+
+
+@check("chunk.model-constant", "Every chunk of one stream has the same model.", Source.SEED, SEED_STREAM,
+       applies=streamed_ok)
+def model_constant(ctx: Context) -> Iterator[Violation]:
+    yield from _constant(ctx, "model")
+
+
+@check(
+    "stream.finish-reason",
+    "Each choice gets exactly one non-null finish_reason, on its last chunk.",
+    Source.SEED,
+    SEED_STREAM,
+    applies=streamed_ok,
+)
+def finish_reason(ctx: Context) -> Iterator[Violation]:
+    for index, choice in sorted(ctx.assembled.choices.items()):
+        if not choice.finish_events:
+            yield f"$.choices[{index}]", "the choice never got a finish_reason"
+        elif len(choice.finish_events) > 1:
+            yield (
+                f"$.events[{choice.finish_events[1]}].choices",
+                f"choice {index} got a finish_reason on {len(choice.finish_events)} chunks "
+                f"(events {choice.finish_events})",
+            )
+        elif choice.finish_events[0] != choice.last_event:
+            yield (
+                f"$.events[{choice.finish_events[0]}].choices",
+                f"choice {index} finished at event {choice.finish_events[0]} but has chunks up to "
+                f"event {choice.last_event}",
+            )
+
+
+@check(
+    "stream.usage-final",
+    "usage comes at most once, on the final chunk.",
+    Source.SEED,
+    SEED_STREAM,
+    applies=streamed_ok,
+)
+def usage_final(ctx: Context) -> Iterator[Violation]:
+    usage_events = ctx.assembled.usage_events
+    if len(usage_events) > 1:
+        yield f"$.events[{usage_events[1]}].usage", f"usage sent on {len(usage_events)} chunks {usage_events}"
+    last = ctx.chunks[-1][0] if ctx.chunks else None
+    for event in usage_events:
+        if event != last:
+            yield f"$.events[{event}].usage", f"usage on event {event}, not on the final chunk {last}"
+            break
+
+
+@check(
+    "stream.role-first-only",
+    "role appears in a choice's first delta only.",
+    Source.OPENAI,
+    "ChatCompletionStreamResponseDelta; SPEC.md notes Vertex repeats it in every delta",
+    applies=lambda ctx: streamed_ok(ctx) and openai(ctx),
+)
+def role_first_only(ctx: Context) -> Iterator[Violation]:
+    seen: set[int] = set()
+    for event, chunk in ctx.chunks:
+        for position, choice in enumerate((chunk or {}).get("choices") or []):
+            if not isinstance(choice, dict):
+                continue
+            index = choice.get("index")
+            delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+            if index in seen and "role" in delta:
+                yield f"$.events[{event}].choices[{position}].delta.role", "role repeated after the first delta"
+                return
+            seen.add(index)

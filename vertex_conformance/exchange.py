@@ -1,0 +1,85 @@
+"""The exchange: one request as it went on the wire and the response as it came back.
+
+Everything a check needs travels in this one object, so checks stay pure functions and serve
+every lane alike: the raw ``httpx`` lane and the ``openai`` SDK lane differ only in how an
+exchange is produced. Bodies are kept as the text that crossed the wire; parsing is the checks'
+business, because "it did not parse" is itself a finding.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from .sse import SSEStream, parse_sse
+
+
+@dataclass(frozen=True)
+class WireRequest:
+    """The request as sent. Headers are already redacted (see ``redaction``)."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body_text: str
+
+    @cached_property
+    def body(self) -> Any:
+        """The parsed JSON body, or ``None`` when the body was empty or not JSON."""
+        try:
+            return json.loads(self.body_text) if self.body_text else None
+        except ValueError:
+            return None
+
+
+@dataclass
+class Exchange:
+    """One request/response pair. ``stream_text`` is set for SSE responses, ``body_text`` otherwise."""
+
+    request: WireRequest | None
+    status: int
+    headers: dict[str, str]
+    body_text: str | None = None
+    stream_text: str | None = None
+    lane: str = "httpx"
+    sdk_view: Any = None  # what the SDK's typed objects held, dumped to JSON (SDK lane only)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def streamed(self) -> bool:
+        return self.stream_text is not None
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    @cached_property
+    def body(self) -> Any:
+        """The parsed JSON body (non-streamed), or ``None`` when it is absent or not JSON."""
+        if self.body_text is None:
+            return None
+        try:
+            return json.loads(self.body_text)
+        except ValueError:
+            return None
+
+    @cached_property
+    def sse(self) -> SSEStream:
+        """The SSE framing of ``stream_text`` (empty for non-streamed exchanges)."""
+        return parse_sse(self.stream_text or "")
+
+    @cached_property
+    def chunks(self) -> list[tuple[int, Any]]:
+        """``(event index, chunk)`` for every event whose data is a JSON object (``[DONE]`` and
+        malformed events are left to the framing checks)."""
+        out = []
+        for event in self.sse.events:
+            try:
+                parsed = json.loads(event.data)
+            except ValueError:
+                continue
+            if isinstance(parsed, dict):
+                out.append((event.index, parsed))
+        return out

@@ -1,0 +1,58 @@
+"""Server-sent-event framing for captured streams.
+
+Framing is delegated to httpx-sse's event source, run over the captured text, so a stream saved
+from a log and a stream read off the wire are framed by the same code. What httpx-sse silently
+skips (lines with an unknown field name) is kept here as ``stray_lines``, because a stray line in
+a Chat Completions stream is evidence of a broken server, not noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from httpx_sse import EventSource
+
+_KNOWN_FIELDS = {"data", "event", "id", "retry"}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One dispatched SSE event: its position among events and its ``data`` payload."""
+
+    index: int
+    data: str
+    event: str = ""
+
+
+@dataclass(frozen=True)
+class StrayLine:
+    """A non-empty line that is neither a comment nor a known SSE field (1-based line number)."""
+
+    number: int
+    text: str
+
+
+@dataclass(frozen=True)
+class SSEStream:
+    events: list[Event]
+    stray_lines: list[StrayLine]
+    unterminated: bool  # the text ended inside an event (no blank line after its last field)
+
+
+def parse_sse(text: str) -> SSEStream:
+    """Frame ``text`` (the body of a ``text/event-stream`` response) into events."""
+    response = httpx.Response(200, headers={"content-type": "text/event-stream"}, text=text)
+    events = [
+        Event(index=i, data=sse.data, event=sse.event)
+        for i, sse in enumerate(EventSource(response).iter_sse())
+    ]
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    stray = [
+        StrayLine(number, line)
+        for number, line in enumerate(lines, start=1)
+        if line and not line.startswith(":") and line.partition(":")[0] not in _KNOWN_FIELDS
+    ]
+    stripped = text.rstrip("\r\n")
+    unterminated = bool(stripped) and not (text.endswith("\n\n") or text.endswith("\r\n\r\n"))
+    return SSEStream(events=events, stray_lines=stray, unterminated=unterminated)
