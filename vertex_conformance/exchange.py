@@ -56,14 +56,23 @@ class Exchange:
         return self.headers.get("content-type", "")
 
     @cached_property
+    def _parsed_body(self) -> tuple[bool, Any]:
+        if self.body_text is None:
+            return False, None
+        try:
+            return True, json.loads(self.body_text)
+        except ValueError:
+            return False, None
+
+    @property
+    def body_is_json(self) -> bool:
+        """Whether the non-streamed body parsed as JSON (``null`` included)."""
+        return self._parsed_body[0]
+
+    @property
     def body(self) -> Any:
         """The parsed JSON body (non-streamed), or ``None`` when it is absent or not JSON."""
-        if self.body_text is None:
-            return None
-        try:
-            return json.loads(self.body_text)
-        except ValueError:
-            return None
+        return self._parsed_body[1]
 
     @cached_property
     def sse(self) -> SSEStream:

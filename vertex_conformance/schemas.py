@@ -56,6 +56,11 @@ def violations(profile: str, kind: str, instance: Any, root: str = "$") -> list[
     if validator.is_valid(instance):
         return []
     return [
-        (json_path(root, *error.instance_path), error.message)
+        (json_path(root, *error.instance_path), _shorten(error.message))
         for error in validator.iter_errors(instance)
     ]
+
+
+def _shorten(message: str, limit: int = 300) -> str:
+    """jsonschema-rs quotes the whole failing instance; a base64 image has no place in a report line."""
+    return message if len(message) <= limit else f"{message[:limit]}… ({len(message)} characters)"

@@ -19,7 +19,13 @@ def streamed_ok(ctx: Context) -> bool:
 
 
 def plain_ok(ctx: Context) -> bool:
-    return not streamed(ctx) and succeeded(ctx) and not is_error_body(ctx)
+    """A non-streamed successful answer whose body is a JSON object (anything else is response.json's)."""
+    return (
+        not streamed(ctx)
+        and succeeded(ctx)
+        and not is_error_body(ctx)
+        and isinstance(ctx.exchange.body, dict)
+    )
 
 
 def is_error_body(ctx: Context) -> bool:
@@ -35,8 +41,9 @@ def is_error_body(ctx: Context) -> bool:
 
 
 def answered(ctx: Context) -> bool:
-    """A successful answer of either kind (streamed or not)."""
-    return succeeded(ctx) and not is_error_body(ctx)
+    """A successful answer with something to judge: a JSON object body, or a stream with chunks
+    (an empty or non-JSON answer is reported once, by stream.not-empty or response.json)."""
+    return plain_ok(ctx) or (streamed_ok(ctx) and bool(ctx.chunks))
 
 
 def vertex(ctx: Context) -> bool:

@@ -11,7 +11,9 @@ from ..requirements import Source
 from . import Context, Violation, check
 
 _GEMINI_PATH = re.compile(r"/v1(beta1)?/projects/[^/]+/locations/([^/]+)/endpoints/openapi/chat/completions$")
-_ENDPOINT_PATH = re.compile(r"/v1(beta1)?/projects/[^/]+/locations/([^/]+)/endpoints/(?!openapi/)[^/]+/chat/completions$")
+_ENDPOINT_PATH = re.compile(
+    r"/v1(beta1)?/projects/[^/]+/locations/([^/]+)/endpoints/(?!openapi/)[^/]+/chat/completions$"
+)
 
 
 def _path(ctx: Context) -> str:
@@ -50,16 +52,20 @@ def endpoint_no_model(ctx: Context) -> Iterator[Violation]:
 
 @check(
     "request.host-matches-location",
-    "locations/global is served by aiplatform.googleapis.com; a region by {LOCATION}-aiplatform.googleapis.com.",
+    "locations/global goes to aiplatform.googleapis.com, a region to {LOCATION}-aiplatform.googleapis.com.",
     Source.SEED,
     "Globalen Endpunkt verwenden; REST samples",
-    applies=lambda ctx: _googleapis(ctx) and bool(_GEMINI_PATH.search(_path(ctx)) or _ENDPOINT_PATH.search(_path(ctx))),
+    applies=lambda ctx: (
+        _googleapis(ctx) and bool(_GEMINI_PATH.search(_path(ctx)) or _ENDPOINT_PATH.search(_path(ctx)))
+    ),
 )
 def host_matches_location(ctx: Context) -> Iterator[Violation]:
     match = _GEMINI_PATH.search(_path(ctx)) or _ENDPOINT_PATH.search(_path(ctx))
     location = match.group(2)
     host = urlsplit(ctx.exchange.request.url).hostname
-    expected = "aiplatform.googleapis.com" if location == "global" else f"{location}-aiplatform.googleapis.com"
+    expected = (
+        "aiplatform.googleapis.com" if location == "global" else f"{location}-aiplatform.googleapis.com"
+    )
     if host != expected:
         yield "$.request.url", f"locations/{location} must go to {expected}, went to {host}"
 

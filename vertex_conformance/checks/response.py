@@ -18,42 +18,61 @@ def _messages(ctx: Context) -> Iterator[tuple[str, Any]]:
         for index, choice in sorted(ctx.assembled.choices.items()):
             yield f"$.assembled.choices[{index}].message", choice.to_message()
         return
-    for position, choice in enumerate((ctx.exchange.body or {}).get("choices") or []):
+    for position, choice in enumerate(ctx.exchange.body.get("choices") or []):
         if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
             yield f"$.response.choices[{position}].message", choice["message"]
 
 
-@check("response.object", 'A non-streamed answer says object: "chat.completion".', Source.SEED,
-       SEED_RESPONSE, applies=lambda ctx: plain_ok(ctx) and isinstance(ctx.exchange.body, dict))
+@check(
+    "response.object",
+    'A non-streamed answer says object: "chat.completion".',
+    Source.SEED,
+    SEED_RESPONSE,
+    applies=plain_ok,
+)
 def response_object(ctx: Context) -> Iterator[Violation]:
     value = ctx.exchange.body.get("object")
     if value != "chat.completion":
         yield "$.response.object", f"expected 'chat.completion', got {value!r}"
 
 
-@check("message.role-assistant", 'Every answer message has role "assistant".', Source.SEED,
-       SEED_RESPONSE, applies=answered)
+@check(
+    "message.role-assistant",
+    'Every answer message has role "assistant".',
+    Source.SEED,
+    SEED_RESPONSE,
+    applies=answered,
+)
 def role_assistant(ctx: Context) -> Iterator[Violation]:
     for path, message in _messages(ctx):
         if message.get("role") != "assistant":
             yield f"{path}.role", f"expected 'assistant', got {message.get('role')!r}"
 
 
-@check("message.not-empty", "Every answer message carries text, tool calls or media.", Source.SEED,
-       SEED_RESPONSE, applies=answered)
+@check(
+    "message.not-empty",
+    "Every answer message carries text, tool calls or media.",
+    Source.SEED,
+    SEED_RESPONSE,
+    applies=answered,
+)
 def not_empty(ctx: Context) -> Iterator[Violation]:
     for path, message in _messages(ctx):
         audio = message.get("audio")
-        if not (message.get("content") or message.get("tool_calls") or (isinstance(audio, dict) and audio.get("data"))):
+        if not (
+            message.get("content")
+            or message.get("tool_calls")
+            or (isinstance(audio, dict) and audio.get("data"))
+        ):
             yield path, "no content, tool_calls or media"
-    if not ctx.exchange.streamed and not (ctx.exchange.body or {}).get("choices"):
+    if not ctx.exchange.streamed and not ctx.exchange.body.get("choices"):
         yield "$.response.choices", "no choices"
 
 
 def _answer_model(ctx: Context) -> tuple[str, Any] | None:
     if ctx.exchange.streamed:
         return (f"$.events[{ctx.chunks[0][0]}].model", ctx.chunks[0][1].get("model")) if ctx.chunks else None
-    return "$.response.model", (ctx.exchange.body or {}).get("model")
+    return "$.response.model", ctx.exchange.body.get("model")
 
 
 @check(
@@ -61,8 +80,11 @@ def _answer_model(ctx: Context) -> tuple[str, Any] | None:
     "The answer names the model the request asked for, google/ prefix included.",
     Source.SEED,
     "model: google/${MODEL_ID}; samples answer with the same id",
-    applies=lambda ctx: (plain_ok(ctx) or streamed_ok(ctx)) and isinstance(ctx.request, dict)
-    and isinstance(ctx.request.get("model"), str),
+    applies=lambda ctx: (
+        (plain_ok(ctx) or streamed_ok(ctx))
+        and isinstance(ctx.request, dict)
+        and isinstance(ctx.request.get("model"), str)
+    ),
 )
 def model_echo(ctx: Context) -> Iterator[Violation]:
     answer = _answer_model(ctx)

@@ -12,15 +12,17 @@ from ._predicates import is_error_body, plain_ok, streamed_ok
 
 @check(
     "response.json",
-    "A non-streamed response body is one JSON document.",
+    "A non-streamed body is a JSON object (an error body may be an array; schema.error judges it).",
     Source.OPENAI,
     "CreateChatCompletionResponse (application/json)",
     applies=lambda ctx: not ctx.exchange.streamed,
 )
 def response_json(ctx: Context) -> Iterator[Violation]:
-    if ctx.exchange.body is None:
-        text = (ctx.exchange.body_text or "")[:120]
+    text = (ctx.exchange.body_text or "")[:120]
+    if not ctx.exchange.body_is_json:
         yield "$.response", f"body is not JSON: {text!r}"
+    elif not isinstance(ctx.exchange.body, dict | list):
+        yield "$.response", f"body is JSON but not an object: {text!r}"
 
 
 @check(
@@ -28,7 +30,7 @@ def response_json(ctx: Context) -> Iterator[Violation]:
     "A non-streamed response validates against the profile's response schema.",
     Source.SEED,
     "Beispielantwort (image output, multimodal function responses); SPEC.md 'Response facts'",
-    applies=lambda ctx: plain_ok(ctx) and ctx.exchange.body is not None,
+    applies=plain_ok,
 )
 def response_schema(ctx: Context) -> Iterator[Violation]:
     yield from schemas.violations(ctx.profile, "response", ctx.exchange.body, "$.response")

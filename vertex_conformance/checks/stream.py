@@ -99,7 +99,10 @@ def not_empty(ctx: Context) -> Iterator[Violation]:
 def chunk_object(ctx: Context) -> Iterator[Violation]:
     for event, chunk in ctx.chunks:
         if isinstance(chunk, dict) and chunk.get("object") != "chat.completion.chunk":
-            yield f"$.events[{event}].object", f"expected 'chat.completion.chunk', got {chunk.get('object')!r}"
+            yield (
+                f"$.events[{event}].object",
+                f"expected 'chat.completion.chunk', got {chunk.get('object')!r}",
+            )
 
 
 def _constant(ctx: Context, key: str) -> Iterator[Violation]:
@@ -116,20 +119,35 @@ def _constant(ctx: Context, key: str) -> Iterator[Violation]:
             )
 
 
-@check("chunk.id-constant", "Every chunk of one stream has the same id.", Source.SEED, SEED_STREAM,
-       applies=streamed_ok)
+@check(
+    "chunk.id-constant",
+    "Every chunk of one stream has the same id.",
+    Source.SEED,
+    SEED_STREAM,
+    applies=streamed_ok,
+)
 def id_constant(ctx: Context) -> Iterator[Violation]:
     yield from _constant(ctx, "id")
 
 
-@check("chunk.created-constant", "Every chunk of one stream has the same created.", Source.SEED,
-       SEED_STREAM, applies=streamed_ok)
+@check(
+    "chunk.created-constant",
+    "Every chunk of one stream has the same created.",
+    Source.SEED,
+    SEED_STREAM,
+    applies=streamed_ok,
+)
 def created_constant(ctx: Context) -> Iterator[Violation]:
     yield from _constant(ctx, "created")
 
 
-@check("chunk.model-constant", "Every chunk of one stream has the same model.", Source.SEED, SEED_STREAM,
-       applies=streamed_ok)
+@check(
+    "chunk.model-constant",
+    "Every chunk of one stream has the same model.",
+    Source.SEED,
+    SEED_STREAM,
+    applies=streamed_ok,
+)
 def model_constant(ctx: Context) -> Iterator[Violation]:
     yield from _constant(ctx, "model")
 
@@ -193,6 +211,9 @@ def role_first_only(ctx: Context) -> Iterator[Violation]:
             index = choice.get("index")
             delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
             if index in seen and "role" in delta:
-                yield f"$.events[{event}].choices[{position}].delta.role", "role repeated after the first delta"
+                yield (
+                    f"$.events[{event}].choices[{position}].delta.role",
+                    "role repeated after the first delta",
+                )
                 return
             seen.add(index)

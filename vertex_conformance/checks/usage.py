@@ -14,7 +14,7 @@ def _usage(ctx: Context) -> tuple[str, Any]:
     if ctx.exchange.streamed:
         events = ctx.assembled.usage_events
         return (f"$.events[{events[-1]}].usage" if events else "$.events", ctx.assembled.usage)
-    return "$.response.usage", (ctx.exchange.body or {}).get("usage")
+    return "$.response.usage", ctx.exchange.body.get("usage")
 
 
 def _counts(usage: Any) -> tuple[int, int, int, int] | None:
@@ -23,7 +23,12 @@ def _counts(usage: Any) -> tuple[int, int, int, int] | None:
         return None
     details = usage.get("completion_tokens_details")
     reasoning = details.get("reasoning_tokens", 0) if isinstance(details, dict) else 0
-    values = (usage.get("prompt_tokens"), usage.get("completion_tokens"), reasoning or 0, usage.get("total_tokens"))
+    values = (
+        usage.get("prompt_tokens"),
+        usage.get("completion_tokens"),
+        reasoning or 0,
+        usage.get("total_tokens"),
+    )
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         return None
     return values  # type: ignore[return-value]

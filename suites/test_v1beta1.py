@@ -1,0 +1,13 @@
+"""The v1beta1 path: the documented REST samples use /v1beta1/ as well as /v1/."""
+
+import pytest
+
+from vertex_conformance.lanes import LANES
+
+
+@pytest.mark.form("v1beta1")
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+@pytest.mark.parametrize("lane", LANES)
+def test_v1beta1_path(conformance, lane, stream):
+    exchange = conformance.send(lane, conformance.gemini("plain", stream=stream, api_version="v1beta1"))
+    conformance.verify(exchange)

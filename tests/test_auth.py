@@ -1,0 +1,285 @@
+"""Bearer tokens: google-auth's real refresh path against a local token endpoint, and BearerAuth's
+single retry after a 401 against a local API. Nothing leaves the loopback interface."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+
+import google.auth.compute_engine._metadata as gce_metadata
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from token_server import AuthServer, LoopbackOnlyRequest, issued, serve
+
+from vertex_conformance.auth import AdcToken, BearerAuth, StaticToken, check_credentials, token_source
+from vertex_conformance.config import ConfigError, RunConfig
+
+GCLOUD_HINT = "run `gcloud auth application-default login`, or set VERTEX_ACCESS_TOKEN"
+
+
+@pytest.fixture(scope="module")
+def private_key_pem() -> str:
+    """A throwaway RSA key made at test time; no key is ever kept in the repository."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+@pytest.fixture
+def isolated_adc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No ADC anywhere: no key file, an empty gcloud config, and no metadata-server lookup."""
+    empty_gcloud = tmp_path / "gcloud"
+    empty_gcloud.mkdir()
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(empty_gcloud))
+    monkeypatch.setenv("NO_GCE_CHECK", "true")
+    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:1")
+    monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:1")
+    # google-auth reads NO_GCE_CHECK when it is imported, which may have happened already.
+    monkeypatch.setattr(gce_metadata, "_NO_GCE_CHECK", True)
+
+
+def use_service_account(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pem: str, token_uri: str) -> Path:
+    """Write a service-account key whose token_uri is the local server, and point ADC at it."""
+    key_file = tmp_path / "sa.json"
+    key_file.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "test-project",
+                "private_key_id": "test-key-1",
+                "private_key": pem,
+                "client_email": "conformance@test-project.iam.gserviceaccount.com",
+                "client_id": "1234567890",
+                "token_uri": token_uri,
+            }
+        )
+    )
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file))
+    return key_file
+
+
+@pytest.fixture
+def adc_server(isolated_adc, monkeypatch, tmp_path, private_key_pem, request):
+    """The local servers, with ADC pointing at their token endpoint; parametrize via ``request.param``."""
+    replies, accepted = request.param
+    with serve(AuthServer(token_replies=replies, accepted=accepted)) as server:
+        use_service_account(monkeypatch, tmp_path, private_key_pem, server.url + "/token")
+        yield server
+
+
+def servers(replies, accepted=()):
+    """Indirect parametrization for ``adc_server``."""
+    return pytest.mark.parametrize("adc_server", [(replies, set(accepted))], indirect=True)
+
+
+def adc() -> AdcToken:
+    return AdcToken(request=LoopbackOnlyRequest())
+
+
+@servers([issued("tok-1"), issued("tok-2")])
+def test_first_token_is_fetched_with_a_jwt_grant_and_then_reused(adc_server):
+    source = adc()
+
+    assert source.token() == "tok-1"
+    assert source.token() == "tok-1"
+    assert adc_server.token_calls == 1
+    grant = adc_server.token_requests[0]
+    assert grant["grant_type"] == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
+    assert grant["assertion"][0].count(".") == 2  # a signed JWT
+
+
+@servers([issued("tok-1", expires_in=280), issued("tok-2")])
+def test_token_expiring_within_the_margin_is_refreshed(adc_server):
+    # 280 s is still "valid" to google-auth (its own threshold is shorter) but inside our 300 s margin.
+    source = adc()
+
+    assert source.token() == "tok-1"
+    assert source.token() == "tok-2"
+    assert adc_server.token_calls == 2
+
+
+@servers([issued("tok-1", expires_in=280), issued("tok-2")])
+def test_margin_is_configurable(adc_server):
+    source = AdcToken(request=LoopbackOnlyRequest(), margin_s=60)
+
+    assert source.token() == "tok-1"
+    assert source.token() == "tok-1"
+    assert adc_server.token_calls == 1
+
+
+@servers([issued("tok-1"), issued("tok-2")])
+def test_invalidate_forces_a_refresh(adc_server):
+    source = adc()
+    assert source.token() == "tok-1"
+
+    source.invalidate()
+
+    assert source.token() == "tok-2"
+    assert source.token() == "tok-2"
+    assert adc_server.token_calls == 2
+
+
+@servers([issued("tok-1")])
+def test_concurrent_first_calls_refresh_only_once(adc_server):
+    source = adc()
+    seen: list[str] = []
+    threads = [threading.Thread(target=lambda: seen.append(source.token())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert seen == ["tok-1"] * 8
+    assert adc_server.token_calls == 1
+
+
+@servers([issued("tok-1"), issued("tok-2")], accepted={"tok-2"})
+def test_bearer_auth_retries_once_after_401_with_a_fresh_token(adc_server):
+    with httpx.Client(auth=BearerAuth(adc())) as client:
+        response = client.post(adc_server.url + "/api", json={"q": 1})
+
+    assert response.status_code == 200
+    assert response.json() == {"ok": True}
+    assert adc_server.api_authorizations == ["Bearer tok-1", "Bearer tok-2"]
+    assert adc_server.token_calls == 2
+
+
+@servers([issued("tok-1"), issued("tok-2"), issued("tok-3")], accepted=set())
+def test_bearer_auth_returns_a_second_401_to_the_caller(adc_server):
+    with httpx.Client(auth=BearerAuth(adc())) as client:
+        response = client.post(adc_server.url + "/api", json={"q": 1})
+
+    assert response.status_code == 401
+    assert adc_server.api_authorizations == ["Bearer tok-1", "Bearer tok-2"]
+    assert adc_server.token_calls == 2
+
+
+@servers([issued("tok-1"), issued("tok-2")], accepted={"tok-2"})
+def test_bearer_auth_retry_works_for_a_streamed_response(adc_server):
+    with (
+        httpx.Client(auth=BearerAuth(adc())) as client,
+        client.stream("POST", adc_server.url + "/api/stream", json={"stream": True}) as response,
+    ):
+        lines = [line for line in response.iter_lines() if line]
+
+    assert response.status_code == 200
+    assert lines == ['data: {"n": 1}', 'data: {"n": 2}', "data: [DONE]"]
+    assert adc_server.api_authorizations == ["Bearer tok-1", "Bearer tok-2"]
+
+
+@servers([issued("tok-1"), issued("tok-2")], accepted={"tok-2"})
+def test_bearer_auth_retry_works_for_an_async_client(adc_server):
+    async def call() -> httpx.Response:
+        async with httpx.AsyncClient(auth=BearerAuth(adc())) as client:
+            return await client.post(adc_server.url + "/api", json={"q": 1})
+
+    response = asyncio.run(call())
+
+    assert response.status_code == 200
+    assert adc_server.api_authorizations == ["Bearer tok-1", "Bearer tok-2"]
+
+
+def test_static_token_401_is_not_retried():
+    with (
+        serve(AuthServer(token_replies=[issued("unused")], accepted=set())) as server,
+        httpx.Client(auth=BearerAuth(StaticToken("static-secret"))) as client,
+    ):
+        response = client.post(server.url + "/api", json={})
+
+    assert response.status_code == 401
+    assert server.api_authorizations == ["Bearer static-secret"]
+    assert server.token_calls == 0
+
+
+def test_static_token_repr_hides_the_value():
+    assert "static-secret" not in repr(StaticToken("static-secret"))
+
+
+def test_missing_adc_file_gives_config_error_with_the_gcloud_hint(isolated_adc, monkeypatch, tmp_path):
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "nowhere.json"))
+
+    with pytest.raises(ConfigError) as err:
+        adc().token()
+
+    message = str(err.value)
+    assert GCLOUD_HINT in message
+    assert "nowhere.json was not found" in message
+    assert "\n" not in message
+
+
+def test_no_adc_anywhere_gives_config_error_with_the_gcloud_hint(isolated_adc):
+    with pytest.raises(ConfigError) as err:
+        check_credentials(adc())
+
+    message = str(err.value)
+    assert GCLOUD_HINT in message
+    assert "credentials were not found" in message
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+
+
+REJECTED = (
+    400,
+    {"error": "invalid_grant", "error_description": "Invalid JWT Signature.", "hint": "tok-leak"},
+)
+
+
+@servers([REJECTED])
+def test_token_endpoint_400_gives_config_error_without_secrets(adc_server, private_key_pem):
+    with pytest.raises(ConfigError) as err:
+        check_credentials(adc())
+
+    message = str(err.value)
+    assert GCLOUD_HINT in message
+    assert "invalid_grant: Invalid JWT Signature." in message
+    assert "tok-leak" not in message
+    assert adc_server.token_requests[0]["assertion"][0] not in message
+    assert "PRIVATE KEY" not in message
+    assert adc_server.token_calls == 1
+
+
+@servers([issued("tok-secret-1"), REJECTED])
+def test_failed_refresh_after_invalidate_does_not_show_the_old_token(adc_server):
+    source = adc()
+    assert source.token() == "tok-secret-1"
+    source.invalidate()
+
+    with pytest.raises(ConfigError) as err:
+        source.token()
+
+    assert "tok-secret-1" not in str(err.value)
+    assert GCLOUD_HINT in str(err.value)
+
+
+def test_unreachable_token_endpoint_gives_config_error(isolated_adc, monkeypatch, tmp_path, private_key_pem):
+    use_service_account(monkeypatch, tmp_path, private_key_pem, "http://127.0.0.1:1/token")
+
+    with pytest.raises(ConfigError, match="could not get Google credentials") as err:
+        adc().token()
+
+    assert GCLOUD_HINT in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_token_source_follows_the_mode_and_the_static_token():
+    replay = RunConfig.from_sources({}, {"VERTEX_ACCESS_TOKEN": "t"})
+    live_static = RunConfig.from_sources({"mode": "live", "project": "p-1"}, {"VERTEX_ACCESS_TOKEN": "t"})
+    live_adc = RunConfig.from_sources({"mode": "live", "project": "p-1"}, {})
+
+    assert token_source(replay) is None
+    static = token_source(live_static)
+    assert isinstance(static, StaticToken)
+    assert static.token() == "t"
+    assert isinstance(token_source(live_adc), AdcToken)
+
+
+def test_check_credentials_accepts_no_source_and_a_working_one():
+    check_credentials(None)
+    source = StaticToken("t")
+    check_credentials(source)
+    assert source.token() == "t"

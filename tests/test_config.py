@@ -1,0 +1,253 @@
+"""RunConfig: defaults, environment fallbacks, command-line precedence, and one clear error per mistake."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vertex_conformance.config import ConfigError, RunConfig
+
+LIVE = {"mode": "live", "project": "my-proj-123"}
+
+
+def build(options=None, environ=None) -> RunConfig:
+    return RunConfig.from_sources(options or {}, environ or {})
+
+
+def error_for(options=None, environ=None) -> str:
+    with pytest.raises(ConfigError) as err:
+        build(options, environ)
+    message = str(err.value)
+    assert "\n" not in message
+    return message
+
+
+def test_defaults_are_an_offline_replay_run_with_placeholders():
+    cfg = build()
+
+    assert cfg == RunConfig(project="PROJECT", endpoint_id="ENDPOINT_ID")
+    assert (cfg.mode, cfg.target, cfg.profile) == ("replay", "gemini", "vertex")
+    assert (cfg.location, cfg.api_version, cfg.model) == ("us-central1", "v1", "gemini-2.0-flash-001")
+    assert cfg.base_url is None
+    assert cfg.report_dir == Path("reports")
+    assert cfg.access_token is None
+
+
+def test_options_given_as_none_count_as_not_given():
+    cfg = build(dict.fromkeys(["mode", "target", "project", "location", "model", "report_dir"]))
+
+    assert cfg == build()
+
+
+def test_environment_fills_what_the_command_line_leaves_out():
+    cfg = build(
+        {"mode": "live"},
+        {
+            "VERTEX_PROJECT": "env-proj",
+            "VERTEX_LOCATION": "europe-west4",
+            "VERTEX_MODEL": "gemini-2.5-pro",
+            "VERTEX_ENDPOINT_ID": "1234567890",
+            "VERTEX_BASE_URL": "http://127.0.0.1:8080",
+            "VERTEX_ACCESS_TOKEN": "ya29.secret",
+        },
+    )
+
+    assert cfg.project == "env-proj"
+    assert cfg.location == "europe-west4"
+    assert cfg.model == "gemini-2.5-pro"
+    assert cfg.endpoint_id == "1234567890"
+    assert cfg.base_url == "http://127.0.0.1:8080"
+    assert cfg.access_token == "ya29.secret"
+
+
+def test_command_line_wins_over_environment():
+    cfg = build(
+        {
+            "mode": "live",
+            "project": "cli-proj",
+            "location": "global",
+            "model": "gemini-cli",
+            "endpoint_id": "42",
+        },
+        {
+            "VERTEX_PROJECT": "env-proj",
+            "VERTEX_LOCATION": "asia-east1",
+            "VERTEX_MODEL": "gemini-env",
+            "VERTEX_ENDPOINT_ID": "7",
+        },
+    )
+
+    assert (cfg.project, cfg.location, cfg.model, cfg.endpoint_id) == (
+        "cli-proj",
+        "global",
+        "gemini-cli",
+        "42",
+    )
+
+
+def test_empty_environment_variables_count_as_unset():
+    cfg = build({}, {"VERTEX_PROJECT": "", "VERTEX_MODEL": "", "VERTEX_ACCESS_TOKEN": ""})
+
+    assert cfg.project == "PROJECT"
+    assert cfg.model == "gemini-2.0-flash-001"
+    assert cfg.access_token is None
+
+
+def test_mode_target_and_profile_do_not_come_from_the_environment():
+    cfg = build({}, {"VERTEX_MODE": "live", "VERTEX_TARGET": "endpoint", "VERTEX_PROFILE": "openai"})
+
+    assert (cfg.mode, cfg.target, cfg.profile) == ("replay", "gemini", "vertex")
+
+
+def test_prefixed_model_id_is_stored_bare():
+    assert build({"model": "google/gemini-2.0-flash-001"}).model == "gemini-2.0-flash-001"
+
+
+def test_replay_keeps_a_given_project_and_needs_no_credentials():
+    cfg = build({"project": "real-proj", "target": "endpoint"})
+
+    assert cfg.project == "real-proj"
+    assert cfg.endpoint_id == "ENDPOINT_ID"
+    assert cfg.access_token is None
+
+
+def test_live_gemini_run_needs_no_endpoint_id():
+    cfg = build(LIVE)
+
+    assert cfg.endpoint_id is None
+
+
+def test_base_url_trailing_slash_is_dropped():
+    assert build({"base_url": "https://gateway.example:8443/"}).base_url == "https://gateway.example:8443"
+
+
+def test_report_dir_becomes_a_path():
+    assert build({"report_dir": "out/run1"}).report_dir == Path("out/run1")
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"mode": "dry"}, "unknown mode 'dry': pass --mode with one of replay, record, live"),
+        ({"target": "openapi"}, "unknown target 'openapi': pass --target with one of gemini, endpoint"),
+        ({"profile": "azure"}, "unknown profile 'azure': pass --profile with one of vertex, openai"),
+        ({"api_version": "v2"}, "unknown API version 'v2': pass --api-version with one of v1, v1beta1"),
+    ],
+)
+def test_unknown_choice_lists_the_choices(options, expected):
+    assert error_for(options) == expected
+
+
+@pytest.mark.parametrize("mode", ["live", "record"])
+def test_live_and_record_need_a_project(mode):
+    assert error_for({"mode": mode}) == f"{mode} mode needs a project: pass --project or set VERTEX_PROJECT"
+
+
+def test_endpoint_target_needs_an_endpoint_id():
+    assert error_for({**LIVE, "target": "endpoint"}) == (
+        "target endpoint needs an endpoint id: pass --endpoint-id or set VERTEX_ENDPOINT_ID"
+    )
+
+
+@pytest.mark.parametrize(
+    ("base_url", "expected"),
+    [
+        ("ftp://host", "needs an http or https scheme and a host"),
+        ("localhost:8080", "needs an http or https scheme and a host"),
+        ("https://", "needs an http or https scheme and a host"),
+        ("http://host:0", "needs an http or https scheme and a host"),
+        ("http://host:99999", "is not a URL"),
+        ("https://host/v1/projects", "has a path, query or fragment"),
+        ("https://host?x=1", "has a path, query or fragment"),
+        ("https://host#frag", "has a path, query or fragment"),
+    ],
+)
+def test_base_url_must_be_scheme_host_and_port_only(base_url, expected):
+    message = error_for({"base_url": base_url})
+
+    assert expected in message
+    assert (
+        "pass --base-url (or set VERTEX_BASE_URL) as http(s)://host[:port], without a path or query"
+        in message
+    )
+
+
+def test_base_url_with_credentials_is_rejected_without_echoing_them():
+    message = error_for({}, {"VERTEX_BASE_URL": "https://user:hunter2@gateway.example"})
+
+    assert "carries credentials" in message
+    assert "hunter2" not in message
+
+
+@pytest.mark.parametrize(
+    "location", ["", "US-CENTRAL1", "us-central1/../x", "uscentral", "us central1", "globe"]
+)
+def test_implausible_location_is_rejected(location):
+    assert error_for({"location": location}) == (
+        f"location {location!r} is not a region id: pass --location (or set VERTEX_LOCATION) "
+        'to a region like us-central1, or "global"'
+    )
+
+
+@pytest.mark.parametrize("location", ["global", "us-central1", "europe-west4", "northamerica-northeast1"])
+def test_plausible_locations_are_accepted(location):
+    assert build({"location": location}).location == location
+
+
+@pytest.mark.parametrize("model", ["", "  ", "google/"])
+def test_empty_model_is_rejected(model):
+    assert error_for({"model": model}) == (
+        "the model id is empty: pass --model or set VERTEX_MODEL, e.g. gemini-2.0-flash-001"
+    )
+
+
+def test_model_of_another_publisher_is_rejected():
+    assert "is not a Gemini model id: pass a bare id like gemini-2.0-flash-001" in error_for(
+        {"model": "meta/llama-3.1-405b"}
+    )
+
+
+@pytest.mark.parametrize("option", ["project", "endpoint_id"])
+def test_ids_that_would_change_the_url_path_are_rejected(option):
+    message = error_for({**LIVE, "target": "endpoint", "endpoint_id": "123", option: "a/b"})
+
+    assert "'a/b' is not a valid id" in message
+
+
+def test_describe_hides_the_token_and_a_real_project():
+    cfg = build(
+        {**LIVE, "target": "endpoint", "endpoint_id": "123", "report_dir": "out"},
+        {"VERTEX_ACCESS_TOKEN": "ya29.secret-token"},
+    )
+
+    described = cfg.describe()
+    text = json.dumps(described)
+
+    assert "ya29.secret-token" not in text
+    assert "my-proj-123" not in text
+    assert described == {
+        "mode": "live",
+        "target": "endpoint",
+        "project": "<redacted>",
+        "location": "us-central1",
+        "api_version": "v1",
+        "model": "gemini-2.0-flash-001",
+        "endpoint_id": "123",
+        "base_url": None,
+        "profile": "vertex",
+        "report_dir": "out",
+        "has_static_token": True,
+    }
+
+
+def test_describe_keeps_the_replay_placeholder_project():
+    described = build().describe()
+
+    assert described["project"] == "PROJECT"
+    assert described["has_static_token"] is False
+
+
+def test_repr_never_shows_the_token():
+    assert "ya29.secret-token" not in repr(build({}, {"VERTEX_ACCESS_TOKEN": "ya29.secret-token"}))

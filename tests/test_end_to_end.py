@@ -1,0 +1,146 @@
+"""End to end: record the suite against a real local server, then replay it with the server gone.
+
+Each run is a separate pytest process, as a user would start it; the recording run talks only to
+the sample server on 127.0.0.1, and the replay run has the network blocked.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from vertex_conformance.sample_server import serve_samples
+
+from vertex_conformance.paths import ROOT
+
+FORMS = {"plain", "streaming", "global", "v1beta1", "self-deployed"}
+
+
+def run_suite(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("VERTEX_")}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    """Record every form into a fresh cassette directory against the sample server, then stop it."""
+    tmp = tmp_path_factory.mktemp("e2e")
+    cassettes, reports = tmp / "cassettes", tmp / "record-reports"
+    with serve_samples() as base_url:
+        result = run_suite(
+            "--mode",
+            "record",
+            "--project",
+            "my-secret-proj-123",
+            "--base-url",
+            base_url,
+            "--endpoint-id",
+            "4242",
+            "--cassette-dir",
+            str(cassettes),
+            "--report-dir",
+            str(reports),
+            env={"VERTEX_ACCESS_TOKEN": "ya29.a0AfB_e2e-test-token-that-must-never-be-written"},
+        )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    return tmp, cassettes
+
+
+def test_recording_writes_one_cassette_per_test_with_provenance(recorded):
+    _, cassettes = recorded
+    files = sorted(cassettes.rglob("*.yaml"))
+    assert len(files) == 16
+    for path in files:
+        text = path.read_text()
+        assert "source: documented-sample" in text
+        assert "{PROJECT}" in text
+
+
+def test_recorded_cassettes_hold_no_token_header_or_project_id(recorded):
+    _, cassettes = recorded
+    for path in cassettes.rglob("*.yaml"):
+        text = path.read_text().lower()
+        assert "ya29." not in text
+        assert "authorization" not in text
+        assert "my-secret-proj-123" not in text
+        assert "4242" not in text
+
+
+def test_replay_with_the_server_stopped_passes_every_form_in_both_lanes(recorded):
+    tmp, cassettes = recorded
+    reports = tmp / "replay-reports"
+    result = run_suite("--cassette-dir", str(cassettes), "--report-dir", str(reports))
+    assert result.returncode == 0, result.stdout[-3000:]
+    results = json.loads((reports / "results.json").read_text())
+    assert results["format"] == "vertex-conformance/results"
+    assert results["summary"]["pass"] == results["summary"]["total"] == 16
+    assert {t["form"] for t in results["tests"]} == FORMS
+    assert {(t["form"], t["lane"]) for t in results["tests"]} == {
+        (f, lane) for f in FORMS for lane in ("httpx", "sdk")
+    }
+    assert all(t["cassette"]["source"] == "documented-sample" for t in results["tests"])
+    assert (reports / "junit.xml").is_file()
+
+
+def test_replay_is_offline_even_without_cassette_dir_override(tmp_path):
+    result = run_suite("--report-dir", str(tmp_path), "-k", "plain_chat")
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_a_missing_cassette_fails_naming_the_file_and_the_record_command(tmp_path):
+    result = run_suite(
+        "--cassette-dir", str(tmp_path / "empty"), "--report-dir", str(tmp_path), "-k", "plain_chat"
+    )
+    assert result.returncode == 1
+    assert "no cassette" in result.stdout
+    assert "test_plain_chat[httpx].yaml" in result.stdout
+    assert "--mode record" in result.stdout
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {t["outcome"] for t in results["tests"]} == {"error"}
+
+
+def test_a_cassette_with_an_unplayed_interaction_fails_the_test(recorded, tmp_path):
+    _, cassettes = recorded
+    source = cassettes / "test_plain" / "test_plain_chat[httpx].yaml"
+    doubled = tmp_path / "cassettes" / "test_plain"
+    doubled.mkdir(parents=True)
+    text = source.read_text()
+    head, _, interactions = text.partition("interactions:\n")
+    (doubled / source.name).write_text(head + "interactions:\n" + interactions + interactions)
+    result = run_suite(
+        "--cassette-dir",
+        str(tmp_path / "cassettes"),
+        "--report-dir",
+        str(tmp_path),
+        "-k",
+        "plain_chat and httpx",
+    )
+    assert result.returncode == 1
+    assert "cassette.all-played" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--mode", "nonsense"], "mode"),
+        (["--mode", "live"], "project"),
+        (["--target", "endpoint", "--mode", "live", "--project", "p"], "endpoint"),
+    ],
+)
+def test_a_bad_configuration_stops_before_any_test_with_one_clear_line(tmp_path, args, message):
+    result = run_suite("--report-dir", str(tmp_path), *args)
+    assert result.returncode == 4
+    assert "vertex-conformance:" in result.stderr
+    assert message in result.stderr.lower()
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not Path(tmp_path / "results.json").exists()

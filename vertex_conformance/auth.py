@@ -1,0 +1,182 @@
+"""Bearer tokens for live and record runs.
+
+Vertex takes ``Authorization: Bearer <token>`` with what ``gcloud auth print-access-token``
+prints: Application Default Credentials, through google-auth. Tokens live about an hour, so a
+long run refreshes them ahead of expiry, and once more after a 401. Every failure to get a token
+becomes a one-line ``ConfigError`` that says what to do; no token ever appears in a message.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncGenerator, Generator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import anyio.to_thread
+import google.auth
+import google.auth.exceptions
+import google.auth.transport.requests
+import httpx
+
+from .config import ConfigError, RunConfig
+
+CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+DEFAULT_MARGIN_S = 300.0
+ADC_HINT = "run `gcloud auth application-default login`, or set VERTEX_ACCESS_TOKEN"
+
+
+class TokenSource(Protocol):
+    """Where bearer tokens come from; shared by both lanes and safe to call from several threads."""
+
+    def token(self) -> str:
+        """A token that stays valid for at least the source's margin."""
+        ...
+
+    def invalidate(self) -> None:
+        """Forget the current token, so the next ``token()`` fetches a new one (after a 401)."""
+        ...
+
+
+class StaticToken:
+    """A token given by the user (VERTEX_ACCESS_TOKEN): it cannot be refreshed, so a 401 surfaces."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return "StaticToken(<hidden>)"
+
+    def token(self) -> str:
+        return self._value
+
+    def invalidate(self) -> None:
+        """Nothing to refresh: the same token comes back and the caller sees the 401."""
+
+
+class AdcToken:
+    """Application Default Credentials, refreshed ahead of expiry.
+
+    ``google.auth.default`` runs lazily, on the first ``token()``, so building a source costs
+    nothing. A lock serialises refreshes: the SDK lane and the raw lane (and xdist's threads)
+    share one source and must not refresh it twice at once.
+    """
+
+    def __init__(
+        self,
+        scopes: Sequence[str] = (CLOUD_PLATFORM_SCOPE,),
+        credentials: Any = None,
+        request: Any = None,
+        *,
+        margin_s: float = DEFAULT_MARGIN_S,
+    ) -> None:
+        self._scopes = tuple(scopes)
+        self._credentials = credentials
+        self._request = request
+        self._margin = timedelta(seconds=margin_s)
+        self._stale = False
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"AdcToken(scopes={self._scopes!r})"
+
+    def token(self) -> str:
+        with self._lock:
+            try:
+                creds = self._loaded()
+                if self._stale or not creds.valid or self._expires_soon(creds):
+                    creds.refresh(self._transport())
+                    self._stale = False
+            except google.auth.exceptions.GoogleAuthError as exc:
+                raise ConfigError(f"could not get Google credentials ({_reason(exc)}): {ADC_HINT}") from None
+            return creds.token
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._stale = True
+
+    def _loaded(self) -> Any:
+        if self._credentials is None:
+            self._credentials, _ = google.auth.default(scopes=self._scopes, request=self._request)
+        return self._credentials
+
+    def _transport(self) -> Any:
+        if self._request is None:
+            self._request = google.auth.transport.requests.Request()
+        return self._request
+
+    def _expires_soon(self, creds: Any) -> bool:
+        expiry = creds.expiry
+        if expiry is None:
+            return False
+        # google-auth keeps expiry as a naive UTC datetime.
+        now = datetime.now(UTC)
+        if expiry.tzinfo is None:
+            now = now.replace(tzinfo=None)
+        return expiry - now <= self._margin
+
+
+def token_source(cfg: RunConfig) -> TokenSource | None:
+    """The source a run uses: none for replay (it needs no credentials), else the static token or ADC."""
+    if cfg.mode == "replay":
+        return None
+    if cfg.access_token:
+        return StaticToken(cfg.access_token)
+    return AdcToken()
+
+
+def check_credentials(source: TokenSource | None) -> None:
+    """Fetch a token once up front, so a live run stops before its first request with the hint."""
+    if source is not None:
+        source.token()
+
+
+class BearerAuth(httpx.Auth):
+    """httpx auth that sends the source's token and, after a 401, retries once with a fresh one.
+
+    One retry at most: a second 401 goes back to the caller, who reports it. The retry is skipped
+    when refreshing gave the same token back (a static token), since it would fail the same way.
+    """
+
+    requires_request_body = False
+    requires_response_body = False
+
+    def __init__(self, source: TokenSource) -> None:
+        self._source = source
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        sent = self._source.token()
+        _set_bearer(request, sent)
+        response = yield request
+        if response.status_code == httpx.codes.UNAUTHORIZED:
+            self._source.invalidate()
+            fresh = self._source.token()
+            if fresh != sent:
+                _set_bearer(request, fresh)
+                yield request
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """The same flow for async clients; a refresh is blocking I/O, so it runs in a worker thread."""
+        sent = await anyio.to_thread.run_sync(self._source.token)
+        _set_bearer(request, sent)
+        response = yield request
+        if response.status_code == httpx.codes.UNAUTHORIZED:
+            self._source.invalidate()
+            fresh = await anyio.to_thread.run_sync(self._source.token)
+            if fresh != sent:
+                _set_bearer(request, fresh)
+                yield request
+
+
+def _set_bearer(request: httpx.Request, token: str) -> None:
+    request.headers["Authorization"] = f"Bearer {token}"
+
+
+def _reason(exc: Exception) -> str:
+    """google-auth's own short reason: its first argument, first line, bounded.
+
+    Later arguments can hold the token endpoint's whole response, so they are left out.
+    """
+    text = str(exc.args[0]).strip() if exc.args else ""
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= 200 else line[:197] + "..."

@@ -1,0 +1,377 @@
+"""The pytest plugin: run options, the ``conformance`` fixture, cassettes, outcomes and reports.
+
+Loaded by the root ``conftest.py``. It only takes charge of a run whose tests live in ``suites/``
+(the conformance run); the harness's own tests in ``tests/`` run with it loaded but inert, so they
+can start local servers freely.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from . import auth, lanes, recording, report, shapes, targets
+from .checks import evaluate, failures
+from .config import ConfigError, RunConfig
+from .exchange import Exchange
+from .findings import Finding
+from .outcomes import Outcome
+from .paths import CASSETTES, FIXTURES, SUITES
+
+OPTIONS = (
+    "mode",
+    "target",
+    "project",
+    "location",
+    "api_version",
+    "model",
+    "endpoint_id",
+    "base_url",
+    "profile",
+    "report_dir",
+)
+_RECORD_KEY = "vertex_conformance"
+_CONFIG = pytest.StashKey[RunConfig]()
+_RESULT = pytest.StashKey[dict[str, Any]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("vertex-conformance", "Vertex AI Chat Completions conformance")
+    add = group.addoption
+    add(
+        "--mode",
+        help="replay (default: cassettes only, network blocked) | record (live, writes cassettes) "
+        "| live (live, writes nothing)",
+    )
+    add("--target", help="gemini (default: endpoints/openapi) | endpoint (a self-deployed endpoints/{ID})")
+    add("--project", help="Google Cloud project id (env VERTEX_PROJECT); needed for live and record")
+    add(
+        "--location",
+        help="region, or 'global' for the global host (env VERTEX_LOCATION; default us-central1)",
+    )
+    add("--api-version", help="v1 (default) | v1beta1")
+    add("--model", help="Gemini model id, sent as google/<id> (env VERTEX_MODEL)")
+    add("--endpoint-id", help="self-deployed endpoint id (env VERTEX_ENDPOINT_ID)")
+    add("--base-url", help="replace scheme and host, keep the documented path (env VERTEX_BASE_URL)")
+    add("--profile", help="vertex (default: documented Vertex behaviour) | openai (OpenAI's contract)")
+    add("--report-dir", help="where results.json and junit.xml go (default reports/)")
+    add(
+        "--cassette-dir",
+        default=None,
+        help=f"cassette root (default {CASSETTES.relative_to(FIXTURES.parent)}/vertex)",
+    )
+
+
+def is_conformance_run(config: pytest.Config) -> bool:
+    """True when the run collects from ``suites/`` (the default test path)."""
+    root = Path(config.rootpath)
+    for arg in config.args:
+        path = (root / arg.split("::")[0]).resolve()
+        if path == SUITES or SUITES in path.parents:
+            return True
+    return False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "form(name): the documented request form a conformance test exercises")
+    if not is_conformance_run(config):
+        return
+    options = {name: config.getoption(name) for name in OPTIONS}
+    try:
+        cfg = RunConfig.from_sources(options, os.environ)
+        tokens = auth.token_source(cfg)
+        if tokens is not None:
+            auth.check_credentials(tokens)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"vertex-conformance: {exc}") from None
+    config.stash[_CONFIG] = cfg
+    if cfg.mode == "replay":
+        config.option.record_mode = "none"
+        config.option.block_network = True
+    elif cfg.mode == "record":
+        config.option.record_mode = "all"
+    else:
+        config.option.disable_recording = True
+    if not getattr(config.option, "xmlpath", None):
+        config.option.xmlpath = str(Path(cfg.report_dir) / "junit.xml")
+    config.pluginmanager.register(ResultCollector(config, cfg, tokens), "vertex-conformance-results")
+
+
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    recording.configure_vcr(vcr)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    cfg = config.stash.get(_CONFIG, None)
+    if cfg is None or cfg.mode == "live":
+        return
+    for item in items:
+        if item.get_closest_marker("form") is not None:
+            item.add_marker(pytest.mark.vcr)
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def run_config(pytestconfig: pytest.Config) -> RunConfig:
+    cfg = pytestconfig.stash.get(_CONFIG, None)
+    if cfg is None:
+        pytest.fail("the conformance fixtures serve tests under suites/ only", pytrace=False)
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def token_source(pytestconfig: pytest.Config, run_config: RunConfig) -> auth.TokenSource | None:
+    collector = pytestconfig.pluginmanager.get_plugin("vertex-conformance-results")
+    return collector.tokens if collector else None
+
+
+@pytest.fixture
+def vcr_config(run_config: RunConfig) -> dict[str, Any]:
+    """pytest-recording's configuration hook: our filters, matchers and serializer."""
+    return recording.vcr_config(secrets=[run_config.project] if run_config.mode != "replay" else [])
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
+    root = request.config.getoption("cassette_dir") or str(CASSETTES / "vertex")
+    return str(Path(root) / Path(str(request.node.fspath)).stem)
+
+
+@pytest.fixture
+def snapshot_json(snapshot: Any) -> Any:
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+@pytest.fixture
+def conformance(
+    request: pytest.FixtureRequest, run_config: RunConfig, token_source: Any, snapshot_json: Any
+) -> Conformance:
+    recording.set_current_test(request.node.nodeid)
+    return Conformance(request, run_config, token_source, snapshot_json)
+
+
+# --- the conformance fixture ------------------------------------------------------------------
+
+
+@dataclass
+class Conformance:
+    """What a suite test drives: build a call for a target, send it in a lane, verify the exchange."""
+
+    request: pytest.FixtureRequest
+    config: RunConfig
+    tokens: Any
+    snapshot: Any
+    record: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        marker = self.request.node.get_closest_marker("form")
+        self.record = {
+            "nodeid": self.request.node.nodeid,
+            "form": marker.args[0] if marker else None,
+            "mode": self.config.mode,
+            "profile": self.config.profile,
+        }
+        self.request.node.stash[_RESULT] = self.record
+
+    # building calls
+
+    def _body(self, name: str, stream: bool, model: bool) -> dict[str, Any]:
+        body = json.loads((FIXTURES / "requests" / f"{name}.json").read_text(encoding="utf-8"))
+        if model:
+            body = {"model": targets.wire_model(self.config), **body}
+        if stream:
+            body["stream"] = True
+        return body
+
+    def _unsupported(self, why: str) -> None:
+        self.record["outcome"] = Outcome.UNSUPPORTED.value
+        self.record["reason"] = why
+        pytest.skip(f"unsupported: {why}")
+
+    def gemini(
+        self, body: str, *, stream: bool, location: str | None = None, api_version: str | None = None
+    ) -> lanes.Call:
+        """A call to a Gemini model through ``endpoints/openapi``."""
+        if self.config.target != "gemini":
+            self._unsupported("the target is a self-deployed endpoint; this form needs endpoints/openapi")
+        self.record.update(
+            target="gemini",
+            streamed=stream,
+            location=location or self.config.location,
+            api_version=api_version or self.config.api_version,
+        )
+        base = targets.openapi_base_url(self.config, location=location, api_version=api_version)
+        return lanes.Call(base, self._body(body, stream, model=True))
+
+    def endpoint(
+        self, body: str, *, stream: bool, location: str | None = None, api_version: str | None = None
+    ) -> lanes.Call:
+        """A call to a self-deployed model: ``endpoints/{ENDPOINT}``, no ``model`` in the body."""
+        if self.config.endpoint_id is None:
+            self._unsupported("no --endpoint-id given for the self-deployed endpoint form")
+        self.record.update(
+            target="endpoint",
+            streamed=stream,
+            location=location or self.config.location,
+            api_version=api_version or self.config.api_version,
+        )
+        base = targets.endpoint_base_url(self.config, location=location, api_version=api_version)
+        return lanes.Call(base, self._body(body, stream, model=False))
+
+    # sending
+
+    def _cassette(self) -> Any:
+        return self.request.getfixturevalue("vcr") if self.config.mode != "live" else None
+
+    def _require_cassette(self) -> None:
+        cassette = self._cassette()
+        if cassette is None or self.config.mode != "replay":
+            return
+        path = Path(cassette._path)
+        self.record["cassette"] = {"path": _relative(path)}
+        if not path.is_file():
+            self.record["outcome"] = Outcome.ERROR.value
+            pytest.fail(
+                f"no cassette {_relative(path)}; record it with: pytest '{self.request.node.nodeid}' "
+                "--mode record --project YOUR_PROJECT (see README, 'Recording')",
+                pytrace=False,
+            )
+        meta = recording.read_meta(path)
+        self.record["cassette"].update(source=meta.get("source"), recorded_at=meta.get("recorded_at"))
+
+    def send(self, lane: str, call: lanes.Call) -> Exchange:
+        self.record["lane"] = lane
+        self._require_cassette()
+        if lane == "httpx":
+            exchange = lanes.run_httpx(call, auth.BearerAuth(self.tokens) if self.tokens else None)
+        else:
+            exchange = lanes.run_sdk(call, self.tokens)
+        return exchange
+
+    # verifying
+
+    def verify(self, exchange: Exchange) -> dict[str, list[Finding]]:
+        """Run every check and the shape snapshot; fail the test naming each violated requirement."""
+        results, observations = evaluate(exchange, self.config.profile)
+        shape = shapes.of(exchange)
+        matches = self.snapshot == shape  # syrupy records the comparison for its session report
+        if not matches:
+            results["snapshot.shape"] = [
+                Finding(
+                    "snapshot.shape",
+                    "$",
+                    "the answer's shape differs from the "
+                    "stored snapshot (run with --snapshot-update to accept)",
+                )
+            ]
+        else:
+            results["snapshot.shape"] = []
+        cassette = self._cassette()
+        if self.config.mode == "replay" and cassette is not None and not cassette.all_played:
+            results["cassette.all-played"] = [
+                Finding(
+                    "cassette.all-played",
+                    "$",
+                    "the cassette holds recorded interactions this test never played",
+                )
+            ]
+        found = failures(results)
+        self.record.update(
+            requirements={
+                rid: (Outcome.FAIL if f else Outcome.PASS).value for rid, f in sorted(results.items())
+            },
+            findings=[f.to_dict() for f in found],
+            observations=observations,
+            status=exchange.status,
+            outcome=(Outcome.FAIL if found else Outcome.PASS).value,
+        )
+        if exchange.notes:
+            self.record["notes"] = exchange.notes
+        if found:
+            pytest.fail("\n".join(str(f) for f in found), pytrace=False)
+        return results
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(FIXTURES.parent))
+    except ValueError:
+        return str(path)
+
+
+# --- outcomes and reports ---------------------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Ship the test's record with its report, so the controller gets it under xdist too."""
+    rep = yield
+    record = item.stash.get(_RESULT, None)
+    if record is not None and (rep.when == "call" or (rep.when == "setup" and not rep.passed)):
+        rep.user_properties.append((_RECORD_KEY, json.dumps(record)))
+    return rep
+
+
+class ResultCollector:
+    """Collects every test's record (in the controller process) and writes results.json at the end."""
+
+    def __init__(self, config: pytest.Config, cfg: RunConfig, tokens: Any) -> None:
+        self.config, self.cfg, self.tokens = config, cfg, tokens
+        self.tests: dict[str, dict[str, Any]] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "teardown" and not report.failed:
+            return
+        record = next((json.loads(v) for k, v in report.user_properties if k == _RECORD_KEY), None)
+        current = self.tests.get(report.nodeid)
+        if record is None:
+            if current is not None and not report.failed:
+                return
+            record = current or {"nodeid": report.nodeid, "form": None}
+        outcome = record.get("outcome")
+        if report.skipped:
+            outcome = Outcome.UNSUPPORTED.value
+            record.setdefault(
+                "reason", str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
+            )
+        elif report.failed and outcome in (None, Outcome.PASS.value):
+            outcome = Outcome.ERROR.value
+            record["error"] = (
+                report.longreprtext.strip().splitlines()[-1][:500] if report.longreprtext else ""
+            )
+        elif report.passed and report.when == "call" and outcome is None:
+            outcome = Outcome.ERROR.value
+            record["error"] = "the test verified nothing"
+        if outcome is not None:
+            record["outcome"] = outcome
+            record["duration_s"] = round(report.duration, 4)
+            self.tests[report.nodeid] = record
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if hasattr(self.config, "workerinput"):
+            return  # an xdist worker: the controller writes the report
+        document = report.build(
+            self.cfg.describe(), report.versions(lanes.http_library()), list(self.tests.values())
+        )
+        report.write(Path(self.cfg.report_dir) / "results.json", document)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if hasattr(self.config, "workerinput"):
+            return
+        counts: dict[str, int] = {}
+        for record in self.tests.values():
+            counts[record["outcome"]] = counts.get(record["outcome"], 0) + 1
+        line = ", ".join(f"{n} {o}" for o, n in sorted(counts.items()))
+        terminalreporter.write_line(
+            f"vertex-conformance: {line or 'no conformance tests'}; "
+            f"report: {Path(self.cfg.report_dir) / 'results.json'}"
+        )

@@ -1,0 +1,51 @@
+"""Target URLs, built exactly as SPEC.md "Endpoints" documents them.
+
+The functions return base URLs (what the ``openai`` SDK takes as ``base_url``; it appends
+``/chat/completions`` itself) and ``chat_url`` adds that suffix for the raw HTTP lane, so both
+lanes hit the same URL. A form that pins a location or API version (the global-endpoint form,
+the v1beta1 form) passes it as an override instead of building its own URL.
+"""
+
+from __future__ import annotations
+
+from .config import RunConfig
+
+GLOBAL_LOCATION = "global"
+_GLOBAL_HOST = "https://aiplatform.googleapis.com"
+
+
+def openapi_base_url(cfg: RunConfig, *, location: str | None = None, api_version: str | None = None) -> str:
+    """Base URL of the Gemini models' OpenAI-compatible endpoint (``endpoints/openapi``)."""
+    return _endpoints_root(cfg, location, api_version) + "/openapi"
+
+
+def endpoint_base_url(cfg: RunConfig, *, location: str | None = None, api_version: str | None = None) -> str:
+    """Base URL of a self-deployed model's endpoint (``endpoints/{ENDPOINT_ID}``)."""
+    if not cfg.endpoint_id:
+        raise ValueError("endpoint_base_url needs cfg.endpoint_id (RunConfig.from_sources checks this)")
+    return _endpoints_root(cfg, location, api_version) + f"/{cfg.endpoint_id}"
+
+
+def chat_url(base: str) -> str:
+    """The Chat Completions URL under a base URL, as the SDK forms it."""
+    return base.rstrip("/") + "/chat/completions"
+
+
+def wire_model(cfg: RunConfig) -> str:
+    """The model id as sent on the wire: Gemini models go as ``google/<id>``."""
+    return f"google/{cfg.model}"
+
+
+def _endpoints_root(cfg: RunConfig, location: str | None, api_version: str | None) -> str:
+    location = location or cfg.location
+    version = api_version or cfg.api_version
+    return f"{_origin(cfg, location)}/{version}/projects/{cfg.project}/locations/{location}/endpoints"
+
+
+def _origin(cfg: RunConfig, location: str) -> str:
+    """Scheme and host: a base URL replaces them; the global location has no region prefix."""
+    if cfg.base_url:
+        return cfg.base_url
+    if location == GLOBAL_LOCATION:
+        return _GLOBAL_HOST
+    return f"https://{location}-aiplatform.googleapis.com"
