@@ -18,7 +18,9 @@ import pytest
 
 from vertex_conformance.capture import exchange_from_text, kind_of
 from vertex_conformance.checks import evaluate, failures
+from vertex_conformance.checks.tools import compare_tool_calls
 from vertex_conformance.exchange import Exchange, WireRequest
+from vertex_conformance.findings import Finding
 from vertex_conformance.paths import SAMPLES
 from vertex_conformance.requirements import all_requirements
 
@@ -53,7 +55,26 @@ def exchange_for(case: dict[str, Any]) -> Exchange:
         text = case["data"] if case.get("raw") else json.dumps(case["data"])
     exchange = exchange_from_text(text, request)
     status, headers = case.get("status", 0), case.get("response_headers", {})
-    return dataclasses.replace(exchange, status=status, headers=headers)
+    exchange = dataclasses.replace(exchange, status=status, headers=headers)
+    if "sdk_view" in case:
+        exchange = dataclasses.replace(exchange, lane="sdk", sdk_view=case["sdk_view"])
+    return exchange
+
+
+def pair_findings(case: dict[str, Any]) -> list[Finding]:
+    """A pair case: the streamed and the non-streamed answer to one request, each checked alone,
+    then their tool calls compared, as the suite does for form 8."""
+    sides = []
+    for kind, stream in (("stream", True), ("response", False)):
+        side = {**case, "kind": kind, "data": case["data"][kind]}
+        if "request" in case:
+            side["request"] = {**case["request"], "stream": stream}
+        exchange = exchange_for(side)
+        assert kind_of(exchange) == kind, f"the pair's {kind} is classified as {kind_of(exchange)}"
+        sides.append(exchange)
+    profile = case.get("profile", "vertex")
+    found = [f for exchange in sides for f in failures(evaluate(exchange, profile)[0])]
+    return sorted([*found, *compare_tool_calls(*sides)])
 
 
 def test_case_schema_is_valid_draft_2020_12():
@@ -91,11 +112,13 @@ GOOD = {"description": "d", "kind": "response", "data": {}, "violates": ["respon
         {**GOOD, "kind": "stream", "data": "data: x\n\n", "raw": True},
         {**GOOD, "headers": {"Authorization": "Bearer x"}},
         {**GOOD, "status": "200"},
+        {**GOOD, "kind": "pair", "data": {"stream": ["[DONE]"]}},
+        {**GOOD, "kind": "pair", "data": {"stream": 42, "response": {}}},
     ],
     ids=[
         "no violates", "unknown kind", "unknown profile", "malformed id", "duplicate id", "unknown key",
         "raw data not a string", "stream data a number", "stream event a list", "raw stream",
-        "header name not lower case", "status a string",
+        "header name not lower case", "status a string", "pair without response", "pair stream a number",
     ],
 )
 def test_case_schema_rejects_a_malformed_case(case):
@@ -108,10 +131,13 @@ def test_case_schema_accepts_the_minimal_case():
 
 @pytest.mark.parametrize("case", CASES)
 def test_case_fails_exactly_the_requirements_it_lists(case):
-    exchange = exchange_for(case)
-    assert kind_of(exchange) == case["kind"], "the capture path classifies the case as its kind"
-    results, _ = evaluate(exchange, case.get("profile", "vertex"))
-    found = failures(results)
+    if case["kind"] == "pair":
+        found = pair_findings(case)
+    else:
+        exchange = exchange_for(case)
+        assert kind_of(exchange) == case["kind"], "the capture path classifies the case as its kind"
+        results, _ = evaluate(exchange, case.get("profile", "vertex"))
+        found = failures(results)
     assert {f.requirement for f in found} == set(case["violates"]), "\n".join(map(str, found))
     assert all(f.path.startswith("$") and f.message for f in found)
 

@@ -103,6 +103,11 @@ def _add_tool_call(choice: Choice, fragment: dict[str, Any], event: int) -> None
     _merge(call.extra_content, fragment.get("extra_content"))
 
 
+def as_list(value: Any) -> list[Any]:
+    """The value if it is a list, else an empty one: server data may put anything where a list belongs."""
+    return value if isinstance(value, list) else []
+
+
 def assemble(chunks: list[tuple[int, Any]]) -> Assembled:
     """Fold ``(event index, chunk)`` pairs into one message per choice. Tolerates malformed
     chunks (the checks report them); it never raises on server data."""
@@ -113,7 +118,7 @@ def assemble(chunks: list[tuple[int, Any]]) -> Assembled:
         if chunk.get("usage") is not None:
             out.usage = chunk["usage"]
             out.usage_events.append(event)
-        for raw in chunk.get("choices") or []:
+        for raw in as_list(chunk.get("choices")):
             if not isinstance(raw, dict) or not isinstance(raw.get("index", 0), int):
                 continue
             index = raw.get("index", 0)
@@ -123,7 +128,7 @@ def assemble(chunks: list[tuple[int, Any]]) -> Assembled:
             choice.role = choice.role or delta.get("role")
             if isinstance(delta.get("content"), str):
                 choice.content = (choice.content or "") + delta["content"]
-            for fragment in delta.get("tool_calls") or []:
+            for fragment in as_list(delta.get("tool_calls")):
                 if isinstance(fragment, dict):
                     _add_tool_call(choice, fragment, event)
             _merge(choice.extra_content, delta.get("extra_content"))

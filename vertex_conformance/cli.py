@@ -142,10 +142,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check captured response bodies and SSE streams with the suite's checks. "
         "Exit 0: all conform; 1: a requirement is violated; 2: unreadable input or bad usage.",
     )
-    checking.add_argument("--profile", choices=schemas.PROFILES, default="vertex",
-                          help="the contract to hold the responses to (default: vertex)")
-    checking.add_argument("--request", metavar="REQUEST.json",
-                          help="the request body that was sent, for request-aware checks (model echo)")
+    checking.add_argument(
+        "--profile",
+        choices=schemas.PROFILES,
+        default="vertex",
+        help="the contract to hold the responses to (default: vertex)",
+    )
+    checking.add_argument(
+        "--request",
+        metavar="REQUEST.json",
+        help="the request body that was sent, for request-aware checks (model echo)",
+    )
     checking.add_argument("--json", action="store_true", help="print one JSON document")
     checking.add_argument("files", nargs="+", metavar="FILE")
     checking.set_defaults(run=_check)

@@ -19,7 +19,7 @@ from .findings import json_path
 from .paths import SCHEMAS
 
 PROFILES = ("vertex", "openai")
-KINDS = ("response", "chunk", "error")
+KINDS = ("response", "chunk", "error", "request")
 
 
 def schema_files(root: Path = SCHEMAS) -> list[Path]:

@@ -8,12 +8,12 @@ report can tell a requirement that held (empty list) from one that was never eva
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from ..assembly import Assembled, assemble
+from ..assembly import Assembled, as_list, assemble
 from ..exchange import Exchange
 from ..findings import Finding
 from ..requirements import Requirement, Source, requirement
@@ -41,6 +41,25 @@ class Context:
     @cached_property
     def assembled(self) -> Assembled:
         return assemble(self.exchange.chunks)
+
+    def answer_messages(self) -> Iterator[tuple[str, Any]]:
+        """``(path, message)`` for every choice: the returned one, or the one assembled from the stream."""
+        if self.exchange.streamed:
+            for index, choice in sorted(self.assembled.choices.items()):
+                yield f"$.assembled.choices[{index}].message", choice.to_message()
+            return
+        body = self.exchange.body if isinstance(self.exchange.body, dict) else {}
+        for position, choice in enumerate(as_list(body.get("choices"))):
+            if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
+                yield f"$.response.choices[{position}].message", choice["message"]
+
+    def answer_usage(self) -> tuple[str, Any]:
+        """``(path, usage)``: the body's usage, or the stream's (the last chunk that carried one)."""
+        if self.exchange.streamed:
+            events = self.assembled.usage_events
+            return (f"$.events[{events[-1]}].usage" if events else "$.events", self.assembled.usage)
+        body = self.exchange.body if isinstance(self.exchange.body, dict) else {}
+        return "$.response.usage", body.get("usage")
 
 
 @dataclass(frozen=True)
@@ -90,4 +109,4 @@ def failures(results: dict[str, list[Finding]]) -> list[Finding]:
 
 
 # Importing the check modules declares their requirements.
-from . import request, response, schema, stream, usage  # noqa: E402,F401
+from . import media, request, request_shape, response, schema, stream, structured, thinking, tools, usage  # noqa: E402,F401

@@ -12,17 +12,6 @@ from ._predicates import answered, plain_ok, streamed_ok
 SEED_RESPONSE = "Beispielantwort; SPEC.md 'Response facts from the documented samples'"
 
 
-def _messages(ctx: Context) -> Iterator[tuple[str, Any]]:
-    """``(path, message)`` for every choice: the returned one, or the one assembled from the stream."""
-    if ctx.exchange.streamed:
-        for index, choice in sorted(ctx.assembled.choices.items()):
-            yield f"$.assembled.choices[{index}].message", choice.to_message()
-        return
-    for position, choice in enumerate(ctx.exchange.body.get("choices") or []):
-        if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
-            yield f"$.response.choices[{position}].message", choice["message"]
-
-
 @check(
     "response.object",
     'A non-streamed answer says object: "chat.completion".',
@@ -44,7 +33,7 @@ def response_object(ctx: Context) -> Iterator[Violation]:
     applies=answered,
 )
 def role_assistant(ctx: Context) -> Iterator[Violation]:
-    for path, message in _messages(ctx):
+    for path, message in ctx.answer_messages():
         if message.get("role") != "assistant":
             yield f"{path}.role", f"expected 'assistant', got {message.get('role')!r}"
 
@@ -57,7 +46,7 @@ def role_assistant(ctx: Context) -> Iterator[Violation]:
     applies=answered,
 )
 def not_empty(ctx: Context) -> Iterator[Violation]:
-    for path, message in _messages(ctx):
+    for path, message in ctx.answer_messages():
         audio = message.get("audio")
         if not (
             message.get("content")

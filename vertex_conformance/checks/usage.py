@@ -10,13 +10,6 @@ from . import Context, Violation, check
 from ._predicates import answered, openai, vertex
 
 
-def _usage(ctx: Context) -> tuple[str, Any]:
-    if ctx.exchange.streamed:
-        events = ctx.assembled.usage_events
-        return (f"$.events[{events[-1]}].usage" if events else "$.events", ctx.assembled.usage)
-    return "$.response.usage", ctx.exchange.body.get("usage")
-
-
 def _counts(usage: Any) -> tuple[int, int, int, int] | None:
     """(prompt, completion, reasoning, total), or None when the numbers are not all integers."""
     if not isinstance(usage, dict):
@@ -56,13 +49,13 @@ def rule_held(usage: Any) -> str:
     applies=answered,
 )
 def usage_present(ctx: Context) -> Iterator[Violation]:
-    path, usage = _usage(ctx)
+    path, usage = ctx.answer_usage()
     if not isinstance(usage, dict):
         yield path, "no usage object"
 
 
 def _arithmetic(ctx: Context, expected_rule: str, formula: str) -> Iterator[Violation]:
-    path, usage = _usage(ctx)
+    path, usage = ctx.answer_usage()
     rule = rule_held(usage)
     ctx.observations["usage_rule"] = rule
     counts = _counts(usage)

@@ -1,0 +1,184 @@
+"""The sample server over real loopback HTTP: which sample answers, how, and its Google-style errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from vertex_conformance.paths import SAMPLES
+from vertex_conformance.recording import SAMPLE_HEADER
+from vertex_conformance.sample_server import RULES, choose_sample, create_app, serve_samples, sse_events
+
+CHAT = "/v1/projects/p/locations/us-central1/endpoints/openapi/chat/completions"
+AUTH = {"Authorization": "Bearer test-token"}
+TOOLS = [{"type": "function", "function": {"name": "get_current_weather", "parameters": {"type": "object"}}}]
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    with serve_samples() as url:
+        yield url
+
+
+def test_every_rule_names_an_existing_sample() -> None:
+    for _, sample in RULES:
+        assert (SAMPLES / sample).is_file(), sample
+
+
+@pytest.mark.parametrize(
+    ("body", "sample"),
+    [
+        ({"stream": True, "tools": TOOLS}, "stream_function_call_arguments.sse"),
+        ({"stream": True}, "streaming_chat.sse"),
+        ({"stream": True, "tools": []}, "streaming_chat.sse"),
+        ({"tools": TOOLS}, "plain_chat.json"),
+        ({"stream": "yes"}, "plain_chat.json"),
+        ({}, "plain_chat.json"),
+    ],
+)
+def test_choose_sample_takes_the_first_matching_rule(body: dict[str, Any], sample: str) -> None:
+    assert choose_sample(body) == sample
+
+
+def test_plain_request_gets_the_json_sample_verbatim(base_url: str) -> None:
+    response = httpx.post(base_url + CHAT, json={"model": "google/x", "messages": []}, headers=AUTH)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers[SAMPLE_HEADER] == "plain_chat.json"
+    assert response.content == (SAMPLES / "plain_chat.json").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("body", "sample"),
+    [
+        ({"stream": True}, "streaming_chat.sse"),
+        ({"stream": True, "tools": TOOLS}, "stream_function_call_arguments.sse"),
+    ],
+)
+def test_streamed_request_gets_the_sse_sample_byte_for_byte(
+    base_url: str, body: dict[str, Any], sample: str
+) -> None:
+    with httpx.stream("POST", base_url + CHAT, json=body, headers=AUTH) as response:
+        content = response.read()
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/event-stream"
+    assert response.headers[SAMPLE_HEADER] == sample
+    assert content == (SAMPLES / sample).read_bytes()
+
+
+def test_v1beta1_and_self_deployed_endpoints_are_served(base_url: str) -> None:
+    url = base_url + "/v1beta1/projects/p/locations/global/endpoints/1234567890/chat/completions"
+    response = httpx.post(url, json={"messages": []}, headers=AUTH)
+    assert response.status_code == 200
+    assert response.headers[SAMPLE_HEADER] == "plain_chat.json"
+
+
+def _sent_body_messages(body: dict[str, Any]) -> list[bytes]:
+    """Drive the ASGI app directly and collect each body message it sends, as uvicorn would."""
+    sent: list[dict[str, Any]] = []
+    requests = [{"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if requests:
+            return requests.pop()
+        await asyncio.Event().wait()  # the client never disconnects; the app cancels this when done
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": CHAT,
+        "raw_path": CHAT.encode(),
+        "query_string": b"",
+        "headers": [(b"authorization", b"Bearer t"), (b"content-type", b"application/json")],
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 1),
+        "root_path": "",
+    }
+    asyncio.run(create_app()(scope, receive, send))
+    return [m["body"] for m in sent if m["type"] == "http.response.body" and m.get("body")]
+
+
+def test_sse_samples_are_sent_one_event_per_body_message() -> None:
+    data = (SAMPLES / "stream_function_call_arguments.sse").read_bytes()
+    messages = _sent_body_messages({"stream": True, "tools": TOOLS})
+    assert messages == sse_events(data)
+    assert len(messages) == 13  # 12 chunks and [DONE]
+    assert all(m.startswith(b"data: ") and m.endswith(b"\n\n") for m in messages)
+
+
+def test_sse_events_split_is_lossless_even_without_a_final_blank_line() -> None:
+    assert sse_events(b"data: 1\n\ndata: 2\n\n") == [b"data: 1\n\n", b"data: 2\n\n"]
+    assert sse_events(b"data: 1\n\ndata: 2") == [b"data: 1\n\n", b"data: 2"]
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "Bearer"}]
+)
+def test_requests_without_a_bearer_token_get_a_google_401(base_url: str, headers: dict[str, str]) -> None:
+    response = httpx.post(base_url + CHAT, json={"messages": []}, headers=headers)
+    assert response.status_code == 401
+    error = response.json()["error"]
+    assert error["code"] == 401
+    assert error["status"] == "UNAUTHENTICATED"
+    assert error["message"]
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"[1, 2]", b""])
+def test_malformed_json_gets_a_google_400(base_url: str, content: bytes) -> None:
+    response = httpx.post(
+        base_url + CHAT, content=content, headers={**AUTH, "content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["status"]) == (400, "INVALID_ARGUMENT")
+    assert error["message"].startswith("Invalid JSON payload received.")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "code"),
+    [
+        ("POST", "/v2/projects/p/locations/l/endpoints/openapi/chat/completions", 404),
+        ("POST", "/v1/projects/p/locations/l/endpoints/openapi/embeddings", 404),
+        ("GET", CHAT, 405),
+    ],
+)
+def test_other_paths_and_methods_get_google_errors(base_url: str, method: str, path: str, code: int) -> None:
+    response = httpx.request(method, base_url + path, headers=AUTH)
+    assert response.status_code == code
+    assert response.json()["error"]["code"] == code
+
+
+def test_serve_samples_stops_promptly_with_a_client_connection_still_open() -> None:
+    client = httpx.Client(headers=AUTH)
+    try:
+        with serve_samples(stop_timeout=2) as url:
+            assert client.post(url + CHAT, json={}).status_code == 200  # leaves a keep-alive connection
+            started = time.monotonic()
+        assert time.monotonic() - started < 5
+        with pytest.raises(httpx.ConnectError):
+            httpx.post(url + CHAT, json={}, headers=AUTH)
+    finally:
+        client.close()
+
+
+def test_serve_samples_serves_any_app_given() -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    with serve_samples(app) as url:
+        assert url.startswith("http://127.0.0.1:")
+        assert httpx.get(url + "/anything").status_code == 204

@@ -1,0 +1,356 @@
+"""Function calling (SPEC.md form 8): the call envelope, the arguments, and how a stream carries them.
+
+Streams are judged on ``ctx.assembled`` (calls grouped by ``id``), so a server that changes a call's
+``index`` mid-stream, as the documented sample does, still gets its arguments judged per call; the
+index itself is judged apart, by ``tools.index-stable``.
+
+Two gates: the envelope and argument checks apply to any answer with tool calls, or to any answer
+to a request that declared ``tools``. The checks that need the declared tools (``known-function``,
+``args-schema``), and ``index-stable``, apply only when the request is known and declares tools:
+the documented stream breaks ``index-stable`` (SPEC.md form 8 QUIRK, a known deviation kept in
+``expectations/``), and a capture checked without its request stays judged on its envelope alone,
+so ``vertex-conformance check`` of the documented samples remains a clean baseline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import jsonschema_rs
+
+from ..assembly import ToolCall
+from ..exchange import Exchange
+from ..findings import Finding, json_path
+from ..requirements import Source, requirement
+from . import Context, Violation, check
+from ._predicates import answered, streamed_ok
+
+SEED_TOOLS = "stream_function_call_arguments verwenden: Beispielanfrage and Beispielantworten"
+_NOT_PARSED = object()
+
+
+def declared_tools(request: Any) -> dict[str, Any]:
+    """The function tools a request declared, by name (``parameters`` or ``None`` for each)."""
+    tools = request.get("tools") if isinstance(request, dict) else None
+    out: dict[str, Any] = {}
+    for tool in tools if isinstance(tools, list) else []:
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("name"), str):
+            out[function["name"]] = function.get("parameters")
+    return out
+
+
+def _parsed(arguments: Any) -> Any:
+    """The arguments parsed as JSON, or ``_NOT_PARSED``."""
+    try:
+        return json.loads(arguments) if isinstance(arguments, str) else _NOT_PARSED
+    except ValueError:
+        return _NOT_PARSED
+
+
+class Call(NamedTuple):
+    """One tool call of an answer: where it is, its choice and position, the call as a non-streamed
+    answer carries it, and (streamed) the events its fragments came in."""
+
+    path: str
+    choice: int
+    position: int
+    body: dict[str, Any]
+    events: list[int] | None = None
+
+
+def _plain_choices(ctx: Context) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(position, choice)`` for the well-formed choices of a non-streamed answer (the schema
+    check reports the others)."""
+    body = ctx.exchange.body if isinstance(ctx.exchange.body, dict) else {}
+    choices = body.get("choices") if isinstance(body.get("choices"), list) else []
+    return ((slot, choice) for slot, choice in enumerate(choices) if isinstance(choice, dict))
+
+
+def _calls(ctx: Context) -> Iterator[Call]:
+    """Every tool call of the answer, in order; streamed calls are the assembled ones (by id)."""
+    if ctx.exchange.streamed:
+        for index, choice in sorted(ctx.assembled.choices.items()):
+            for position, call in enumerate(choice.tool_calls):
+                path = f"$.assembled.choices[{index}].message.tool_calls[{position}]"
+                yield Call(path, index, position, call.to_message(), call.fragment_events)
+        return
+    for slot, choice in _plain_choices(ctx):
+        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        calls = message.get("tool_calls") if isinstance(message.get("tool_calls"), list) else []
+        index = choice["index"] if isinstance(choice.get("index"), int) else slot
+        for position, call in enumerate(calls):
+            if isinstance(call, dict):
+                path = f"$.response.choices[{slot}].message.tool_calls[{position}]"
+                yield Call(path, index, position, call)
+
+
+def _has_calls(ctx: Context) -> bool:
+    return any(True for _ in _calls(ctx))
+
+
+def _with_tools(ctx: Context) -> bool:
+    """An answer to a request that declared tools, or an answer that calls some."""
+    return answered(ctx) and (bool(declared_tools(ctx.request)) or _has_calls(ctx))
+
+
+def _declares_tools(ctx: Context) -> bool:
+    return answered(ctx) and bool(declared_tools(ctx.request))
+
+
+def _function(call: dict[str, Any]) -> dict[str, Any]:
+    return call["function"] if isinstance(call.get("function"), dict) else {}
+
+
+def _first_fragments(ctx: Context) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """``(position in its choice, path, fragment)`` for the first fragment of every streamed call,
+    looked up in the chunk that carried it (the assembly merges fragments; this is the raw one)."""
+    chunks = dict(ctx.chunks)
+    for index, choice in sorted(ctx.assembled.choices.items()):
+        for position, call in enumerate(choice.tool_calls):
+            event = call.fragment_events[0]
+            yield (position, *_fragment_in(chunks[event], event, index, call))
+
+
+def _fragment_in(
+    chunk: dict[str, Any], event: int, choice: int, call: ToolCall
+) -> tuple[str, dict[str, Any]]:
+    for slot, raw in enumerate(chunk.get("choices") or []):
+        if not isinstance(raw, dict) or raw.get("index", 0) != choice:
+            continue
+        delta = raw.get("delta") if isinstance(raw.get("delta"), dict) else {}
+        for position, fragment in enumerate(delta.get("tool_calls") or []):
+            if isinstance(fragment, dict) and fragment.get("id") == call.id:
+                return f"$.events[{event}].choices[{slot}].delta.tool_calls[{position}]", fragment
+    raise LookupError(f"event {event} carries no fragment of call {call.id!r}")  # assembly says it does
+
+
+@check(
+    "tools.first-fragment",
+    'The first streamed fragment of each tool call carries its id, type "function" and function.name.',
+    Source.SEED,
+    f'{SEED_TOOLS} (the first chunk of a call also has function.arguments "")',
+    applies=lambda ctx: streamed_ok(ctx) and _with_tools(ctx),
+)
+def first_fragment(ctx: Context) -> Iterator[Violation]:
+    for _, path, fragment in _first_fragments(ctx):
+        missing = [
+            key
+            for key, present in (
+                ("id", isinstance(fragment.get("id"), str) and bool(fragment["id"])),
+                ('type "function"', fragment.get("type") == "function"),
+                ("function.name", isinstance(_function(fragment).get("name"), str)),
+            )
+            if not present
+        ]
+        if missing:
+            yield path, f"the first fragment of a tool call lacks {', '.join(missing)}"
+
+
+def _signature(extra: Any) -> Any:
+    google = extra.get("google") if isinstance(extra, dict) else None
+    return google.get("thought_signature") if isinstance(google, dict) else None
+
+
+@check(
+    "tools.thought-signature",
+    "The first tool call of each answer carries extra_content.google.thought_signature "
+    "(streamed: on its first fragment).",
+    Source.SEED,
+    f"{SEED_TOOLS}: of the two parallel calls only the first carries it, as Gemini documents for "
+    "parallel function calls (ai.google.dev/gemini-api/docs/thought-signatures)",
+    applies=_with_tools,
+)
+def thought_signature(ctx: Context) -> Iterator[Violation]:
+    if ctx.exchange.streamed:
+        firsts = ((path, fragment) for position, path, fragment in _first_fragments(ctx) if position == 0)
+        where = "the first tool call's first fragment"
+    else:
+        firsts = ((call.path, call.body) for call in _calls(ctx) if call.position == 0)
+        where = "the first tool call"
+    for path, carrier in firsts:
+        signature = _signature(carrier.get("extra_content"))
+        if not (isinstance(signature, str) and signature):
+            yield f"{path}.extra_content", f"{where} has no extra_content.google.thought_signature"
+
+
+def _from_events(call: Call) -> str:
+    """For a streamed call, the events its fragments came in: the evidence a reader looks up."""
+    return f" (fragments in events {call.events})" if call.events is not None else ""
+
+
+@check(
+    "tools.args-json",
+    "Each tool call's arguments (its fragments concatenated, by id) parse as a JSON object.",
+    Source.SEED,
+    f'{SEED_TOOLS}: the fragments join to {{"location":"Boston, MA","unit":"celsius"}}',
+    applies=_with_tools,
+)
+def args_json(ctx: Context) -> Iterator[Violation]:
+    for call in _calls(ctx):
+        arguments = _function(call.body).get("arguments")
+        parsed = _parsed(arguments)
+        if parsed is _NOT_PARSED or not isinstance(parsed, dict):
+            what = "do not parse as JSON" if parsed is _NOT_PARSED else "are JSON but not an object"
+            yield (
+                f"{call.path}.function.arguments",
+                f"the arguments {what}: {str(arguments)[:120]!r}{_from_events(call)}",
+            )
+
+
+def _no_retrieval(uri: str) -> Any:
+    """Parameters schemas are judged offline: a remote $ref in a request is never fetched."""
+    raise ValueError(f"remote $ref {uri} is not fetched")
+
+
+@check(
+    "tools.args-schema",
+    "Each tool call's parsed arguments validate against the parameters schema of the tool it names.",
+    Source.SEED,
+    f"{SEED_TOOLS}: parameters require location and unit (enum celsius, fahrenheit)",
+    applies=_declares_tools,
+)
+def args_schema(ctx: Context) -> Iterator[Violation]:
+    tools = declared_tools(ctx.request)
+    for call in _calls(ctx):
+        name = _function(call.body).get("name")
+        schema = tools.get(name) if isinstance(name, str) else None
+        parsed = _parsed(_function(call.body).get("arguments"))
+        if not isinstance(schema, dict) or not isinstance(parsed, dict):
+            continue  # an unknown name, no parameters, or arguments that do not parse: not this requirement
+        try:
+            validator = jsonschema_rs.validator_for(schema, retriever=_no_retrieval)
+        except ValueError as exc:  # jsonschema_rs.ValidationError is one
+            reason = str(exc).splitlines()[0]
+            yield f"{call.path}.function.name", f"the declared parameters of {name!r} are unusable: {reason}"
+            continue
+        for error in validator.iter_errors(parsed):
+            yield (
+                json_path(f"{call.path}.function.arguments", *error.instance_path),
+                f"{error.message[:200]} (parameters of {name!r}){_from_events(call)}",
+            )
+
+
+@check(
+    "tools.known-function",
+    "Every tool call names a function the request declared in tools.",
+    Source.OPENAI,
+    "ChatCompletionTool: the model calls the functions given in tools",
+    applies=_declares_tools,
+)
+def known_function(ctx: Context) -> Iterator[Violation]:
+    tools = declared_tools(ctx.request)
+    for call in _calls(ctx):
+        name = _function(call.body).get("name")
+        if isinstance(name, str) and name not in tools:
+            yield f"{call.path}.function.name", f"{name!r} is not among the declared tools {sorted(tools)}"
+
+
+@check(
+    "tools.finish-reason",
+    'A choice that answers with tool calls finishes with finish_reason "tool_calls".',
+    Source.SEED,
+    f'{SEED_TOOLS}: the last chunk has finish_reason "tool_calls"',
+    applies=_with_tools,
+)
+def finish_reason(ctx: Context) -> Iterator[Violation]:
+    # A missing finish_reason is stream.finish-reason's (streams) or schema.response's.
+    if ctx.exchange.streamed:
+        for index, choice in sorted(ctx.assembled.choices.items()):
+            if choice.tool_calls and choice.finish_events and choice.finish_reason != "tool_calls":
+                yield (
+                    f"$.events[{choice.finish_events[-1]}].choices",
+                    f"choice {index} has tool calls but finished with {choice.finish_reason!r}",
+                )
+        return
+    for slot, choice in _plain_choices(ctx):
+        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        reason = choice.get("finish_reason")
+        if message.get("tool_calls") and reason is not None and reason != "tool_calls":
+            yield (
+                f"$.response.choices[{slot}].finish_reason",
+                f"the message has tool calls but finish_reason is {reason!r}",
+            )
+
+
+@check(
+    "tools.index-stable",
+    "Every fragment of one streamed tool call carries the same index, and different calls different ones.",
+    Source.OPENAI,
+    "ChatCompletionMessageToolCallChunk.index; SPEC.md form 8 QUIRK: the documented stream breaks it",
+    applies=lambda ctx: streamed_ok(ctx) and _declares_tools(ctx),
+)
+def index_stable(ctx: Context) -> Iterator[Violation]:
+    for index, choice in sorted(ctx.assembled.choices.items()):
+        owner: dict[int, str] = {}
+        for position, call in enumerate(choice.tool_calls):
+            path = f"$.assembled.choices[{index}].message.tool_calls[{position}].index"
+            seen = sorted({i for i in call.indexes if i is not None})  # a missing index is schema.chunk's
+            if len(seen) > 1:
+                steps = zip(call.fragment_events, call.indexes, strict=True)
+                pairs = ", ".join(f"event {e}: {i}" for e, i in steps)
+                yield path, f"call {call.id!r} changes its index between fragments ({pairs})"
+            elif seen and seen[0] in owner:
+                yield (
+                    path,
+                    f"call {call.id!r} (events {call.fragment_events}) has index {seen[0]}, "
+                    f"already used by call {owner[seen[0]]!r}",
+                )
+            for i in seen:
+                owner.setdefault(i, str(call.id))
+
+
+STREAM_MATCHES_PLAIN = requirement(
+    "tools.stream-matches-plain",
+    "The streamed tool calls equal the non-streamed ones to the same request: names and parsed "
+    "arguments, in order.",
+    Source.OPENAI,
+    "streaming carries the same completion as the plain answer; vLLM tests/tool_use compare the two",
+)
+
+
+def compare_tool_calls(streamed: Exchange, plain: Exchange) -> list[Finding]:
+    """Findings of ``tools.stream-matches-plain`` for a streamed and a non-streamed answer to the same
+    request. Empty unless both answered: a failed exchange is reported by its own checks."""
+    if not streamed.streamed or plain.streamed:
+        raise ValueError("compare_tool_calls takes the streamed exchange first, then the non-streamed one")
+    contexts = (Context(streamed), Context(plain))
+    if not all(answered(ctx) for ctx in contexts):
+        return []
+    sides: dict[int, tuple[list[Call], list[Call]]] = {}
+    for side, ctx in enumerate(contexts):
+        for call in _calls(ctx):
+            sides.setdefault(call.choice, ([], []))[side].append(call)
+    rid = STREAM_MATCHES_PLAIN.id
+    findings = []
+    for index, (streamed_calls, plain_calls) in sorted(sides.items()):
+        if len(streamed_calls) != len(plain_calls):
+            findings.append(
+                Finding(
+                    rid,
+                    f"$.assembled.choices[{index}].message.tool_calls",
+                    f"choice {index}: {len(streamed_calls)} streamed tool call(s), "
+                    f"{len(plain_calls)} non-streamed",
+                )
+            )
+        for ours, theirs in zip(streamed_calls, plain_calls, strict=False):  # a count mismatch: above
+            for what, left, right in (
+                ("name", _function(ours.body).get("name"), _function(theirs.body).get("name")),
+                ("arguments", _comparable(ours), _comparable(theirs)),
+            ):
+                if left != right:
+                    findings.append(
+                        Finding(
+                            rid, f"{ours.path}.function.{what}", f"streamed {left!r}, non-streamed {right!r}"
+                        )
+                    )
+    return sorted(findings)
+
+
+def _comparable(call: Call) -> Any:
+    """The parsed arguments, or their text when they do not parse (tools.args-json reports that)."""
+    arguments = _function(call.body).get("arguments")
+    parsed = _parsed(arguments)
+    return arguments if parsed is _NOT_PARSED else parsed
