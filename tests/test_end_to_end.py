@@ -73,7 +73,7 @@ def test_recorded_cassettes_hold_no_token_header_or_project_id(recorded):
         assert "ya29." not in text
         assert "authorization" not in text
         assert "my-secret-proj-123" not in text
-        assert "4242" not in text
+        assert "8675309123" not in text
 
 
 def test_replay_with_the_server_stopped_passes_every_form_in_both_lanes(recorded):

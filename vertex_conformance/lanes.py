@@ -9,9 +9,11 @@ yield the same kind of exchange, so every check serves both.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import httpx
@@ -73,19 +75,27 @@ def run_httpx(call: Call, auth: httpx.Auth | None) -> Exchange:
     return exchange
 
 
-class _Tee:
-    """Wraps a response byte stream and keeps a copy of every raw (still encoded) byte read."""
+@cache
+def _tee_class(library: str) -> type:
+    """A byte-stream wrapper of the HTTP library the SDK runs on (``httpx`` or ``httpx2``): the
+    library insists that a sync response's stream is its own ``SyncByteStream``."""
+    base = importlib.import_module(library).SyncByteStream
 
-    def __init__(self, stream: Any, sink: bytearray) -> None:
-        self._stream, self._sink = stream, sink
+    class Tee(base):  # type: ignore[misc,valid-type]
+        """Passes the raw (still encoded) bytes through and keeps a copy of each."""
 
-    def __iter__(self) -> Iterator[bytes]:
-        for part in self._stream:
-            self._sink.extend(part)
-            yield part
+        def __init__(self, stream: Any, sink: bytearray) -> None:
+            self._stream, self._sink = stream, sink
 
-    def close(self) -> None:
-        self._stream.close()
+        def __iter__(self) -> Iterator[bytes]:
+            for part in self._stream:
+                self._sink.extend(part)
+                yield part
+
+        def close(self) -> None:
+            self._stream.close()
+
+    return Tee
 
 
 _CREATE_PARAMS = set(inspect.signature(openai.OpenAI(api_key="x").chat.completions.create).parameters)
@@ -127,7 +137,7 @@ def run_sdk(call: Call, tokens: TokenSource | None) -> Exchange:
 
     def on_response(response: Any) -> None:
         received["response"] = response
-        response.stream = _Tee(response.stream, raw)
+        response.stream = _tee_class(type(response).__module__.split(".")[0])(response.stream, raw)
 
     http_client = openai.DefaultHttpxClient(
         timeout=call.timeout, event_hooks={"request": [on_request], "response": [on_response]}
@@ -149,7 +159,8 @@ def run_sdk(call: Call, tokens: TokenSource | None) -> Exchange:
     except openai.APIStatusError as exc:
         sdk_error = f"{type(exc).__name__}: {exc.status_code}"
     except openai.APIError as exc:
-        sdk_error = f"{type(exc).__name__}: {exc}"
+        cause = f" (caused by {type(exc.__cause__).__name__}: {exc.__cause__})" if exc.__cause__ else ""
+        sdk_error = f"{type(exc).__name__}: {exc}{cause}"
     finally:
         client.close()
     if not sent or "response" not in received:

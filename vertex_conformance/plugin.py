@@ -111,7 +111,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
-    recording.configure_vcr(vcr)
+    recording.configure_vcr(vcr, secrets=_secrets(config.stash[_CONFIG]))
+
+
+def _secrets(cfg: RunConfig) -> list[str]:
+    """Values the recorder must never write, wherever they appear: the live project id. (Endpoint
+    ids and locations are rewritten in URLs, the only place they belong.)"""
+    return [cfg.project] if cfg.mode != "replay" and cfg.project else []
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -143,7 +149,7 @@ def token_source(pytestconfig: pytest.Config, run_config: RunConfig) -> auth.Tok
 @pytest.fixture
 def vcr_config(run_config: RunConfig) -> dict[str, Any]:
     """pytest-recording's configuration hook: our filters, matchers and serializer."""
-    return recording.vcr_config(secrets=[run_config.project] if run_config.mode != "replay" else [])
+    return recording.vcr_config(secrets=_secrets(run_config))
 
 
 @pytest.fixture(scope="module")
