@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from vertex_conformance.sample_server import serve_samples
 
 from vertex_conformance.paths import ROOT
+from vertex_conformance.sample_server import serve_samples
 
 FORMS = {"plain", "streaming", "global", "v1beta1", "self-deployed"}
 
@@ -144,3 +144,12 @@ def test_a_bad_configuration_stops_before_any_test_with_one_clear_line(tmp_path,
     assert message in result.stderr.lower()
     assert "Traceback" not in result.stderr + result.stdout
     assert not Path(tmp_path / "results.json").exists()
+
+
+def test_a_request_that_differs_from_the_recording_is_an_error_not_a_traceback(tmp_path):
+    result = run_suite("--report-dir", str(tmp_path), "--model", "gemini-other", "-k", "plain_chat")
+    assert result.returncode == 1
+    assert result.stdout.count("the request is not the one recorded in the cassette") == 2  # both lanes
+    assert "Traceback" not in result.stdout
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {t["outcome"] for t in results["tests"]} == {"error"}

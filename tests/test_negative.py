@@ -116,9 +116,20 @@ GOOD = {"description": "d", "kind": "response", "data": {}, "violates": ["respon
         {**GOOD, "kind": "pair", "data": {"stream": 42, "response": {}}},
     ],
     ids=[
-        "no violates", "unknown kind", "unknown profile", "malformed id", "duplicate id", "unknown key",
-        "raw data not a string", "stream data a number", "stream event a list", "raw stream",
-        "header name not lower case", "status a string", "pair without response", "pair stream a number",
+        "no violates",
+        "unknown kind",
+        "unknown profile",
+        "malformed id",
+        "duplicate id",
+        "unknown key",
+        "raw data not a string",
+        "stream data a number",
+        "stream event a list",
+        "raw stream",
+        "header name not lower case",
+        "status a string",
+        "pair without response",
+        "pair stream a number",
     ],
 )
 def test_case_schema_rejects_a_malformed_case(case):

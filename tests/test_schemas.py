@@ -189,32 +189,71 @@ class BrokenResponse:
 
 
 BROKEN_RESPONSES = [
-    BrokenResponse("camelcase-finish-reason", "plain_chat.json", _rename_finish_reason, "$.choices[0]",
-                   "finishReason"),
-    BrokenResponse("camelcase-total-tokens", "plain_chat.json", _rename_total_tokens, "$.usage",
-                   "totalTokens"),
-    BrokenResponse("created-as-string", "plain_chat.json", _set("created", value="1770852204"), "$.created",
-                   "integer"),
-    BrokenResponse("negative-prompt-tokens", "plain_chat.json", _set("usage", "prompt_tokens", value=-1),
-                   "$.usage.prompt_tokens", "minimum"),
-    BrokenResponse("unknown-key-in-extra-content-google", "plain_chat.json",
-                   _set("choices", 0, "message", "extra_content", "google", "thoughtSignature", value="x"),
-                   "$.choices[0].message.extra_content.google", "thoughtSignature"),
-    BrokenResponse("unknown-traffic-type", "plain_chat.json",
-                   _set("usage", "extra_properties", "google", "traffic_type", value="SPOT"),
-                   "$.usage.extra_properties.google.traffic_type", "SPOT"),
-    BrokenResponse("unknown-finish-reason", "plain_chat.json",
-                   _set("choices", 0, "finish_reason", value="STOP"), "$.choices[0].finish_reason", "STOP"),
-    BrokenResponse("null-finish-reason-when-not-streamed", "plain_chat.json",
-                   _set("choices", 0, "finish_reason", value=None), "$.choices[0].finish_reason", "null"),
-    BrokenResponse("unknown-key-in-audio-extra-content", "image_output.json",
-                   _set("choices", 0, "message", "audio", "extra_content", "google", "mimeType", value="x"),
-                   "$.choices[0].message.audio.extra_content.google", "mimeType"),
-    BrokenResponse("unknown-top-level-key", "plain_chat.json", _set("systemFingerprint", value=""), "$",
-                   "systemFingerprint"),
-    BrokenResponse("negative-reasoning-tokens", "image_output.json",
-                   _set("usage", "completion_tokens_details", "reasoning_tokens", value=-5),
-                   "$.usage.completion_tokens_details.reasoning_tokens", "minimum"),
+    BrokenResponse(
+        "camelcase-finish-reason", "plain_chat.json", _rename_finish_reason, "$.choices[0]", "finishReason"
+    ),
+    BrokenResponse(
+        "camelcase-total-tokens", "plain_chat.json", _rename_total_tokens, "$.usage", "totalTokens"
+    ),
+    BrokenResponse(
+        "created-as-string", "plain_chat.json", _set("created", value="1770852204"), "$.created", "integer"
+    ),
+    BrokenResponse(
+        "negative-prompt-tokens",
+        "plain_chat.json",
+        _set("usage", "prompt_tokens", value=-1),
+        "$.usage.prompt_tokens",
+        "minimum",
+    ),
+    BrokenResponse(
+        "unknown-key-in-extra-content-google",
+        "plain_chat.json",
+        _set("choices", 0, "message", "extra_content", "google", "thoughtSignature", value="x"),
+        "$.choices[0].message.extra_content.google",
+        "thoughtSignature",
+    ),
+    BrokenResponse(
+        "unknown-traffic-type",
+        "plain_chat.json",
+        _set("usage", "extra_properties", "google", "traffic_type", value="SPOT"),
+        "$.usage.extra_properties.google.traffic_type",
+        "SPOT",
+    ),
+    BrokenResponse(
+        "unknown-finish-reason",
+        "plain_chat.json",
+        _set("choices", 0, "finish_reason", value="STOP"),
+        "$.choices[0].finish_reason",
+        "STOP",
+    ),
+    BrokenResponse(
+        "null-finish-reason-when-not-streamed",
+        "plain_chat.json",
+        _set("choices", 0, "finish_reason", value=None),
+        "$.choices[0].finish_reason",
+        "null",
+    ),
+    BrokenResponse(
+        "unknown-key-in-audio-extra-content",
+        "image_output.json",
+        _set("choices", 0, "message", "audio", "extra_content", "google", "mimeType", value="x"),
+        "$.choices[0].message.audio.extra_content.google",
+        "mimeType",
+    ),
+    BrokenResponse(
+        "unknown-top-level-key",
+        "plain_chat.json",
+        _set("systemFingerprint", value=""),
+        "$",
+        "systemFingerprint",
+    ),
+    BrokenResponse(
+        "negative-reasoning-tokens",
+        "image_output.json",
+        _set("usage", "completion_tokens_details", "reasoning_tokens", value=-5),
+        "$.usage.completion_tokens_details.reasoning_tokens",
+        "minimum",
+    ),
 ]
 
 
@@ -308,14 +347,26 @@ def test_openai_profile_accepts_a_well_formed_openai_chunk() -> None:
         "created": 1741569952,
         "model": "gpt-4.1-2025-04-14",
         "system_fingerprint": "fp_44709d6fcb",
-        "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
-                     "finish_reason": None}],
+        "choices": [
+            {
+                "index": 0,
+                "delta": {"role": "assistant", "content": ""},
+                "logprobs": None,
+                "finish_reason": None,
+            }
+        ],
     }
     assert schemas.violations("openai", "chunk", chunk) == []
     tool_chunk = copy.deepcopy(chunk)
     tool_chunk["choices"][0]["delta"] = {
-        "tool_calls": [{"index": 0, "id": "call_1", "type": "function",
-                        "function": {"name": "get_weather", "arguments": ""}}]
+        "tool_calls": [
+            {
+                "index": 0,
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": ""},
+            }
+        ]
     }
     assert schemas.violations("openai", "chunk", tool_chunk) == []
 

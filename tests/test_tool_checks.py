@@ -18,15 +18,22 @@ BOSTON = {
     "id": "function-call-1",
     "type": "function",
 }
-PLAIN = json.dumps({
-    "choices": [{
-        "finish_reason": "tool_calls",
-        "index": 0,
-        "logprobs": None,
-        "message": {"content": None, "role": "assistant", "tool_calls": [BOSTON]},
-    }],
-    "created": 1770850461, "id": "x", "model": "google/gemini-3.1-pro-preview", "object": "chat.completion",
-})
+PLAIN = json.dumps(
+    {
+        "choices": [
+            {
+                "finish_reason": "tool_calls",
+                "index": 0,
+                "logprobs": None,
+                "message": {"content": None, "role": "assistant", "tool_calls": [BOSTON]},
+            }
+        ],
+        "created": 1770850461,
+        "id": "x",
+        "model": "google/gemini-3.1-pro-preview",
+        "object": "chat.completion",
+    }
+)
 
 
 def test_a_plain_answer_with_fewer_calls_is_reported():

@@ -27,6 +27,10 @@ LANES = ("httpx", "sdk")
 REPLAY_TOKEN = "replay-no-credentials"  # replay sends a bearer header of the right shape, never a real token
 
 
+class TransportError(Exception):
+    """No HTTP response came back (connection failed, request refused by the recorder…)."""
+
+
 @dataclass(frozen=True)
 class Call:
     """One request to make: the base URL the SDK would be given, and the JSON body for the wire."""
@@ -164,7 +168,7 @@ def run_sdk(call: Call, tokens: TokenSource | None) -> Exchange:
     finally:
         client.close()
     if not sent or "response" not in received:
-        raise ConnectionError(f"the SDK sent no request or got no response ({sdk_error})")
+        raise TransportError(f"the SDK got no response: {sdk_error}")
     response = received["response"]
     request = sent[-1]
     decoded = type(response)(response.status_code, headers=response.headers, content=bytes(raw))

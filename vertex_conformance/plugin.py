@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
+from vcr.errors import CannotOverwriteExistingCassetteException
 
 from . import auth, expectations, lanes, recording, report, shapes, targets
 from .checks import evaluate, failures
@@ -261,13 +263,25 @@ class Conformance:
         self.record["cassette"].update(source=meta.get("source"), recorded_at=meta.get("recorded_at"))
 
     def send(self, lane: str, call: lanes.Call) -> Exchange:
+        """Send ``call`` in ``lane``. A request the cassette does not hold, or a transport failure,
+        ends the test here with a named outcome instead of a traceback."""
         self.record["lane"] = lane
         self._require_cassette()
-        if lane == "httpx":
-            exchange = lanes.run_httpx(call, auth.BearerAuth(self.tokens) if self.tokens else None)
-        else:
-            exchange = lanes.run_sdk(call, self.tokens)
-        return exchange
+        try:
+            if lane == "httpx":
+                return lanes.run_httpx(call, auth.BearerAuth(self.tokens) if self.tokens else None)
+            return lanes.run_sdk(call, self.tokens)
+        except (CannotOverwriteExistingCassetteException, lanes.TransportError, httpx.HTTPError) as exc:
+            message = str(exc).strip().splitlines()[0][:400] if str(exc).strip() else type(exc).__name__
+            if self.config.mode == "replay":
+                self.record.update(outcome=Outcome.ERROR.value, error=f"not in the cassette: {message}")
+                pytest.fail(
+                    f"the request is not the one recorded in the cassette ({message}); if the change is "
+                    "deliberate, re-record with --mode record",
+                    pytrace=False,
+                )
+            self.record.update(outcome=Outcome.INFRA.value, error=message)
+            pytest.fail(f"infra: {message}", pytrace=False)
 
     # verifying
 
