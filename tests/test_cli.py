@@ -16,7 +16,7 @@ import pytest
 from vertex_conformance.capture import UnreadableInput, exchange_from_text, kind_of, looks_like_sse, read_text
 from vertex_conformance.cli import main
 from vertex_conformance.paths import ROOT, SAMPLES
-from vertex_conformance.requirements import all_requirements
+from vertex_conformance.requirements import Source, all_requirements
 
 SAMPLE_FILES = sorted([*SAMPLES.glob("*.json"), *SAMPLES.glob("*.sse")])
 STREAM = SAMPLES / "streaming_chat.sse"
@@ -67,7 +67,7 @@ def test_requirements_json_is_an_array_of_every_requirement(capsys):
     assert code == 0
     assert [row["id"] for row in rows] == [r.id for r in all_requirements()]
     assert all(set(row) == {"id", "source", "statement", "where"} for row in rows)
-    assert {row["source"] for row in rows} <= {"seed", "openai", "reported"}
+    assert {row["source"] for row in rows} <= {s.value for s in Source}
 
 
 # --- check: verdicts ----------------------------------------------------------------------------

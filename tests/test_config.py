@@ -29,7 +29,8 @@ def test_defaults_are_an_offline_replay_run_with_placeholders():
 
     assert cfg == RunConfig(project="PROJECT", endpoint_id="ENDPOINT_ID")
     assert (cfg.mode, cfg.target, cfg.profile) == ("replay", "gemini", "vertex")
-    assert (cfg.location, cfg.api_version, cfg.model) == ("us-central1", "v1", "gemini-2.0-flash-001")
+    assert (cfg.location, cfg.api_version, cfg.model) == ("us-central1", "v1", "gemini-2.5-flash")
+    assert cfg.image_model == "gemini-3-pro-image-preview"
     assert cfg.base_url is None
     assert cfg.report_dir == Path("reports")
     assert cfg.access_token is None
@@ -91,7 +92,7 @@ def test_empty_environment_variables_count_as_unset():
     cfg = build({}, {"VERTEX_PROJECT": "", "VERTEX_MODEL": "", "VERTEX_ACCESS_TOKEN": ""})
 
     assert cfg.project == "PROJECT"
-    assert cfg.model == "gemini-2.0-flash-001"
+    assert cfg.model == "gemini-2.5-flash"
     assert cfg.access_token is None
 
 
@@ -199,12 +200,12 @@ def test_plausible_locations_are_accepted(location):
 @pytest.mark.parametrize("model", ["", "  ", "google/"])
 def test_empty_model_is_rejected(model):
     assert error_for({"model": model}) == (
-        "the model id is empty: pass --model or set VERTEX_MODEL, e.g. gemini-2.0-flash-001"
+        "the model id is empty: pass --model or set VERTEX_MODEL, e.g. gemini-2.5-flash"
     )
 
 
 def test_model_of_another_publisher_is_rejected():
-    assert "is not a Gemini model id: pass a bare id like gemini-2.0-flash-001" in error_for(
+    assert "is not a Gemini model id: pass a bare id like gemini-2.5-flash to --model" in error_for(
         {"model": "meta/llama-3.1-405b"}
     )
 
@@ -233,7 +234,8 @@ def test_describe_hides_the_token_and_a_real_project():
         "project": "<redacted>",
         "location": "us-central1",
         "api_version": "v1",
-        "model": "gemini-2.0-flash-001",
+        "model": "gemini-2.5-flash",
+        "image_model": "gemini-3-pro-image-preview",
         "endpoint_id": "123",
         "base_url": None,
         "profile": "vertex",

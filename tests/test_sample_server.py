@@ -37,7 +37,16 @@ def test_every_rule_names_an_existing_sample() -> None:
         ({"stream": True, "tools": TOOLS}, "stream_function_call_arguments.sse"),
         ({"stream": True}, "streaming_chat.sse"),
         ({"stream": True, "tools": []}, "streaming_chat.sse"),
-        ({"tools": TOOLS}, "plain_chat.json"),
+        ({"tools": TOOLS}, "function_call.json"),
+        ({"modalities": ["image"], "stream": True}, "image_output_png.json"),
+        (
+            {"messages": [{"role": "tool", "content": "{}"}], "tools": TOOLS},
+            "multimodal_function_response.json",
+        ),
+        ({"response_format": {"type": "json_schema"}}, "structured_output.json"),
+        ({"extra_body": {"google": {"thinking_config": {}}}, "stream": True}, "thinking_stream.sse"),
+        ({"extra_body": {"google": {"thinking_config": {}}}}, "thinking_chat.json"),
+        ({"messages": [{"role": "user", "content": [{"type": "input_audio"}]}]}, "multimodal_input.json"),
         ({"stream": "yes"}, "plain_chat.json"),
         ({}, "plain_chat.json"),
     ],
@@ -46,12 +55,26 @@ def test_choose_sample_takes_the_first_matching_rule(body: dict[str, Any], sampl
     assert choose_sample(body) == sample
 
 
-def test_plain_request_gets_the_json_sample_verbatim(base_url: str) -> None:
+def test_plain_request_gets_the_json_sample_answering_with_the_requested_model(base_url: str) -> None:
     response = httpx.post(base_url + CHAT, json={"model": "google/x", "messages": []}, headers=AUTH)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     assert response.headers[SAMPLE_HEADER] == "plain_chat.json"
-    assert response.content == (SAMPLES / "plain_chat.json").read_bytes()
+    sample = json.loads((SAMPLES / "plain_chat.json").read_bytes())
+    assert response.json() == {**sample, "model": "google/x"}
+
+
+def test_streamed_samples_answer_with_the_requested_model_in_every_chunk(base_url: str) -> None:
+    body = {"model": "google/x", "stream": True, "tools": TOOLS}
+    with httpx.stream("POST", base_url + CHAT, json=body, headers=AUTH) as response:
+        lines = response.read().decode().split("\n")
+    sample = (SAMPLES / "stream_function_call_arguments.sse").read_text().split("\n")
+    assert len(lines) == len(sample)
+    for got, documented in zip(lines, sample, strict=True):
+        if documented.startswith("data: {"):
+            assert json.loads(got[6:]) == {**json.loads(documented[6:]), "model": "google/x"}
+        else:
+            assert got == documented
 
 
 @pytest.mark.parametrize(

@@ -11,11 +11,10 @@ pass for a live recording. No traffic leaves 127.0.0.1.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
-import pytest
-
-from .paths import SUITES
+from .paths import ROOT, SUITES
 from .sample_server import serve_samples
 
 SAMPLE_PROJECT = "sample-project"  # not a real project; the recorder replaces it with {PROJECT} anyway
@@ -24,27 +23,14 @@ SAMPLE_TOKEN = "sample-server-token"  # the sample server wants a bearer header;
 
 def main(argv: list[str] | None = None) -> int:
     extra = list(sys.argv[1:] if argv is None else argv)
-    os.environ["VERTEX_ACCESS_TOKEN"] = SAMPLE_TOKEN
+    environment = {**os.environ, "VERTEX_ACCESS_TOKEN": SAMPLE_TOKEN}
     with serve_samples() as base_url:
-        return int(
-            pytest.main(
-                [
-                    str(SUITES),
-                    "--mode",
-                    "record",
-                    "--project",
-                    SAMPLE_PROJECT,
-                    "--base-url",
-                    base_url,
-                    "--endpoint-id",
-                    "ENDPOINT_ID",
-                    "--snapshot-update",
-                    "-p",
-                    "no:cacheprovider",
-                    *extra,
-                ]
-            )
-        )
+        command = [
+            *(sys.executable, "-m", "pytest", str(SUITES), "--mode", "record", "--project", SAMPLE_PROJECT),
+            *("--base-url", base_url, "--endpoint-id", "ENDPOINT_ID", "--snapshot-update"),
+            *("--report-dir", str(ROOT / "reports" / "build-cassettes"), "-p", "no:cacheprovider", *extra),
+        ]
+        return subprocess.run(command, cwd=ROOT, env=environment, check=False).returncode
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ ENV_FALLBACKS = {
     "project": "VERTEX_PROJECT",
     "location": "VERTEX_LOCATION",
     "model": "VERTEX_MODEL",
+    "image_model": "VERTEX_IMAGE_MODEL",
     "endpoint_id": "VERTEX_ENDPOINT_ID",
     "base_url": "VERTEX_BASE_URL",
 }
@@ -52,7 +53,8 @@ class RunConfig:
     project: str | None = None
     location: str = "us-central1"
     api_version: str = "v1"
-    model: str = "gemini-2.0-flash-001"
+    model: str = "gemini-2.5-flash"  # thinks, calls tools, reads images: every chat form can run on it
+    image_model: str = "gemini-3-pro-image-preview"  # the image-output form's model (the seed's sample)
     endpoint_id: str | None = None
     base_url: str | None = None
     profile: str = "vertex"
@@ -88,6 +90,19 @@ class RunConfig:
         return out
 
 
+def _model_id(value: str, option: str, env: str) -> str:
+    """A bare Gemini model id (a ``google/`` prefix is accepted and dropped)."""
+    model = value.strip().removeprefix(_MODEL_PREFIX)
+    if not model:
+        raise ConfigError(f"the model id is empty: pass {option} or set {env}, e.g. gemini-2.5-flash")
+    if "/" in model or any(c.isspace() for c in model):
+        raise ConfigError(
+            f"model {value!r} is not a Gemini model id: pass a bare id like gemini-2.5-flash to {option} "
+            "(the suite sends it as google/<id>)"
+        )
+    return model
+
+
 def _validated(cfg: RunConfig) -> RunConfig:
     """Check every field and fill the replay placeholders; raise ConfigError on the first problem."""
     _choice("mode", cfg.mode, MODES, "--mode")
@@ -95,17 +110,8 @@ def _validated(cfg: RunConfig) -> RunConfig:
     _choice("profile", cfg.profile, PROFILES, "--profile")
     _choice("API version", cfg.api_version, API_VERSIONS, "--api-version")
 
-    model = cfg.model.strip()
-    model = model.removeprefix(_MODEL_PREFIX)
-    if not model:
-        raise ConfigError(
-            "the model id is empty: pass --model or set VERTEX_MODEL, e.g. gemini-2.0-flash-001"
-        )
-    if "/" in model or any(c.isspace() for c in model):
-        raise ConfigError(
-            f"model {cfg.model!r} is not a Gemini model id: pass a bare id like gemini-2.0-flash-001 "
-            "(the suite sends it as google/<id>)"
-        )
+    model = _model_id(cfg.model, "--model", "VERTEX_MODEL")
+    image_model = _model_id(cfg.image_model, "--image-model", "VERTEX_IMAGE_MODEL")
 
     location = cfg.location.strip()
     if location != "global" and not _REGION.fullmatch(location):
@@ -137,6 +143,7 @@ def _validated(cfg: RunConfig) -> RunConfig:
         location=location,
         api_version=cfg.api_version,
         model=model,
+        image_model=image_model,
         endpoint_id=endpoint_id,
         base_url=base_url,
         profile=cfg.profile,

@@ -38,6 +38,7 @@ class Call:
     base_url: str
     body: dict[str, Any]
     timeout: float = 120.0
+    parse_with: type | None = None  # SDK lane: call ``parse(response_format=<this Pydantic model>)``
 
     @property
     def url(self) -> str:
@@ -71,12 +72,17 @@ def run_httpx(call: Call, auth: httpx.Auth | None) -> Exchange:
             headers=_response_headers(response.headers),
             lane="httpx",
         )
-    is_sse = exchange.content_type.startswith("text/event-stream")
-    if call.streamed and (is_sse or response.is_success):
+    _attach_body(exchange, call, text)
+    return exchange
+
+
+def _attach_body(exchange: Exchange, call: Call, text: str) -> None:
+    """A successful answer to a streamed request is judged as a stream whatever its content type (a
+    JSON answer then fails the stream checks, as it should); anything else as a body."""
+    if call.streamed and 200 <= exchange.status < 300:
         exchange.stream_text = text
     else:
         exchange.body_text = text
-    return exchange
 
 
 @cache
@@ -155,11 +161,15 @@ def run_sdk(call: Call, tokens: TokenSource | None) -> Exchange:
     sdk_view: Any = None
     sdk_error: str | None = None
     try:
-        result = client.chat.completions.create(**sdk_kwargs(call.body))
+        if call.parse_with is not None:
+            kwargs = {**sdk_kwargs(call.body), "response_format": call.parse_with}
+            result = client.chat.completions.parse(**kwargs)
+        else:
+            result = client.chat.completions.create(**sdk_kwargs(call.body))
         if call.streamed:
             sdk_view = [chunk.model_dump(mode="json", exclude_unset=True) for chunk in result]
-        else:
-            sdk_view = result.model_dump(mode="json", exclude_unset=True)
+        else:  # a parsed message's `parsed` is typed by the caller's model: no serializer warnings
+            sdk_view = result.model_dump(mode="json", exclude_unset=True, warnings=False)
     except openai.APIStatusError as exc:
         sdk_error = f"{type(exc).__name__}: {exc.status_code}"
     except openai.APIError as exc:
@@ -182,8 +192,5 @@ def run_sdk(call: Call, tokens: TokenSource | None) -> Exchange:
     )
     if sdk_error:
         exchange.notes["sdk_error"] = sdk_error
-    if call.streamed and exchange.content_type.startswith("text/event-stream"):
-        exchange.stream_text = text
-    else:
-        exchange.body_text = text
+    _attach_body(exchange, call, text)
     return exchange

@@ -25,8 +25,10 @@ from .exchange import Exchange
 from .findings import Finding
 from .outcomes import Outcome, worst
 from .paths import CASSETTES, FIXTURES, SUITES
+from .requirements import CASSETTE_ALL_PLAYED, SNAPSHOT_SHAPE
 
 OPTIONS = (
+    "image_model",
     "mode",
     "target",
     "project",
@@ -60,6 +62,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     add("--api-version", help="v1 (default) | v1beta1")
     add("--model", help="Gemini model id, sent as google/<id> (env VERTEX_MODEL)")
+    add("--image-model", help="model for the image-output form (env VERTEX_IMAGE_MODEL)")
     add("--endpoint-id", help="self-deployed endpoint id (env VERTEX_ENDPOINT_ID)")
     add("--base-url", help="replace scheme and host, keep the documented path (env VERTEX_BASE_URL)")
     add("--profile", help="vertex (default: documented Vertex behaviour) | openai (OpenAI's contract)")
@@ -198,10 +201,11 @@ class Conformance:
 
     # building calls
 
-    def _body(self, name: str, stream: bool, model: bool) -> dict[str, Any]:
-        body = json.loads((FIXTURES / "requests" / f"{name}.json").read_text(encoding="utf-8"))
-        if model:
-            body = {"model": targets.wire_model(self.config), **body}
+    def _body(self, body: str | dict[str, Any], stream: bool, model: str | None) -> dict[str, Any]:
+        """The request body: a file of fixtures/requests (by name) or a dict, plus model and stream."""
+        if isinstance(body, str):
+            body = json.loads((FIXTURES / "requests" / f"{body}.json").read_text(encoding="utf-8"))
+        body = {"model": model, **body} if model else dict(body)
         if stream:
             body["stream"] = True
         return body
@@ -211,20 +215,31 @@ class Conformance:
         self.record["reason"] = why
         pytest.skip(f"unsupported: {why}")
 
-    def gemini(
-        self, body: str, *, stream: bool, location: str | None = None, api_version: str | None = None
-    ) -> lanes.Call:
-        """A call to a Gemini model through ``endpoints/openapi``."""
-        if self.config.target != "gemini":
-            self._unsupported("the target is a self-deployed endpoint; this form needs endpoints/openapi")
+    def _describe(self, target: str, stream: bool, location: str | None, api_version: str | None) -> None:
         self.record.update(
-            target="gemini",
+            target=target,
             streamed=stream,
             location=location or self.config.location,
             api_version=api_version or self.config.api_version,
         )
+
+    def gemini(
+        self,
+        body: str | dict[str, Any],
+        *,
+        stream: bool,
+        location: str | None = None,
+        api_version: str | None = None,
+        image: bool = False,
+        parse_with: type | None = None,
+    ) -> lanes.Call:
+        """A call to a Gemini model through ``endpoints/openapi`` (``image``: the image model)."""
+        if self.config.target != "gemini":
+            self._unsupported("the target is a self-deployed endpoint; this form needs endpoints/openapi")
+        self._describe("gemini", stream, location, api_version)
         base = targets.openapi_base_url(self.config, location=location, api_version=api_version)
-        return lanes.Call(base, self._body(body, stream, model=True))
+        model = targets.wire_model(self.config, image=image)
+        return lanes.Call(base, self._body(body, stream, model), parse_with=parse_with)
 
     def endpoint(
         self, body: str, *, stream: bool, location: str | None = None, api_version: str | None = None
@@ -232,14 +247,9 @@ class Conformance:
         """A call to a self-deployed model: ``endpoints/{ENDPOINT}``, no ``model`` in the body."""
         if self.config.endpoint_id is None:
             self._unsupported("no --endpoint-id given for the self-deployed endpoint form")
-        self.record.update(
-            target="endpoint",
-            streamed=stream,
-            location=location or self.config.location,
-            api_version=api_version or self.config.api_version,
-        )
+        self._describe("endpoint", stream, location, api_version)
         base = targets.endpoint_base_url(self.config, location=location, api_version=api_version)
-        return lanes.Call(base, self._body(body, stream, model=False))
+        return lanes.Call(base, self._body(body, stream, None))
 
     # sending
 
@@ -305,12 +315,12 @@ class Conformance:
             results.setdefault(rid, []).extend(findings)
         shape = [shapes.of(e) for e in exchanges] if len(exchanges) > 1 else shapes.of(exchanges[0])
         matches = self.snapshot == shape  # syrupy records the comparison for its session report
-        results["snapshot.shape"] = (
+        results[SNAPSHOT_SHAPE.id] = (
             []
             if matches
             else [
                 Finding(
-                    "snapshot.shape",
+                    SNAPSHOT_SHAPE.id,
                     "$",
                     "the answer's shape differs from the stored snapshot "
                     "(run with --snapshot-update to accept a deliberate change)",
@@ -319,12 +329,12 @@ class Conformance:
         )
         cassette = self._cassette()
         if self.config.mode == "replay" and cassette is not None:
-            results["cassette.all-played"] = (
+            results[CASSETTE_ALL_PLAYED.id] = (
                 []
                 if cassette.all_played
                 else [
                     Finding(
-                        "cassette.all-played",
+                        CASSETTE_ALL_PLAYED.id,
                         "$",
                         "the cassette holds recorded interactions this test never played",
                     )

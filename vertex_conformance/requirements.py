@@ -17,6 +17,7 @@ class Source(StrEnum):
     SEED = "seed"  # the Vertex documentation page (shared/seed), the source of truth
     OPENAI = "openai"  # OpenAI's published Chat Completions contract (the baseline)
     REPORTED = "reported"  # behaviour reported by users; probed, not documented
+    HARNESS = "harness"  # the suite's own rules of evidence (snapshots, cassettes)
 
 
 @dataclass(frozen=True)
@@ -52,3 +53,17 @@ def all_requirements() -> list[Requirement]:
 def get(id: str) -> Requirement:
     all_requirements()
     return _REGISTRY[id]
+
+
+SNAPSHOT_SHAPE = requirement(
+    "snapshot.shape",
+    "The answer's shape (every key, value types, enum-like values) equals the stored snapshot.",
+    Source.HARNESS,
+    "suites/__snapshots__ (syrupy); a new or vanished field is drift",
+)
+CASSETTE_ALL_PLAYED = requirement(
+    "cassette.all-played",
+    "A replayed test plays every interaction its cassette holds.",
+    Source.HARNESS,
+    "fixtures/cassettes; an unplayed interaction means the test no longer sends what was recorded",
+)

@@ -34,8 +34,53 @@ API_VERSIONS = ("v1", "v1beta1")
 CHAT_PATH = "/{version}/{resource:path}/chat/completions"  # .../projects/{p}/locations/{l}/endpoints/{e}
 
 
+def _messages(body: dict[str, Any]) -> list[Any]:
+    messages = body.get("messages")
+    return messages if isinstance(messages, list) else []
+
+
+def _google(body: dict[str, Any]) -> dict[str, Any]:
+    extra = body.get("extra_body")
+    google = extra.get("google") if isinstance(extra, dict) else None
+    return google if isinstance(google, dict) else {}
+
+
+def _asks_for_image(body: dict[str, Any]) -> bool:
+    return "image" in (body.get("modalities") or [])
+
+
+def _answers_a_tool_result(body: dict[str, Any]) -> bool:
+    return any(isinstance(m, dict) and m.get("role") == "tool" for m in _messages(body))
+
+
 def _streams_tool_calls(body: dict[str, Any]) -> bool:
     return body.get("stream") is True and bool(body.get("tools"))
+
+
+def _calls_tools(body: dict[str, Any]) -> bool:
+    return bool(body.get("tools"))
+
+
+def _wants_json_schema(body: dict[str, Any]) -> bool:
+    response_format = body.get("response_format")
+    return isinstance(response_format, dict) and response_format.get("type") == "json_schema"
+
+
+def _streams_thoughts(body: dict[str, Any]) -> bool:
+    return body.get("stream") is True and "thinking_config" in _google(body)
+
+
+def _thinks(body: dict[str, Any]) -> bool:
+    return "thinking_config" in _google(body)
+
+
+def _has_media_input(body: dict[str, Any]) -> bool:
+    return any(
+        isinstance(part, dict) and part.get("type") in ("image_url", "input_audio")
+        for message in _messages(body)
+        if isinstance(message, dict) and isinstance(message.get("content"), list)
+        for part in message["content"]
+    )
 
 
 def _streams(body: dict[str, Any]) -> bool:
@@ -46,9 +91,16 @@ def _anything(body: dict[str, Any]) -> bool:
     return True
 
 
-# First match wins; the last row is the fallback.
+# First match wins; the last row is the fallback. Samples are listed in fixtures/samples/README.md.
 RULES: list[tuple[Callable[[dict[str, Any]], bool], str]] = [
+    (_asks_for_image, "image_output_png.json"),
+    (_answers_a_tool_result, "multimodal_function_response.json"),
     (_streams_tool_calls, "stream_function_call_arguments.sse"),
+    (_calls_tools, "function_call.json"),
+    (_wants_json_schema, "structured_output.json"),
+    (_streams_thoughts, "thinking_stream.sse"),
+    (_thinks, "thinking_chat.json"),
+    (_has_media_input, "multimodal_input.json"),
     (_streams, "streaming_chat.sse"),
     (_anything, "plain_chat.json"),
 ]
@@ -74,6 +126,45 @@ def sse_events(data: bytes) -> list[bytes]:
     return [*events, parts[-1]] if parts[-1] else events
 
 
+def echo_model(data: bytes, model: Any) -> bytes:
+    """The sample with its ``model`` replaced by the requested one, as Vertex answers: the samples come
+    from several models, the suite asks for one. Self-deployed requests name no model and get the
+    sample as it is. Chunks keep their key order and compact form."""
+    if not isinstance(model, str):
+        return data
+    if data.lstrip().startswith(b"{"):
+        document = json.loads(data)
+        document["model"] = model
+        return (json.dumps(document, indent=2) + "\n").encode()
+    lines = []
+    for line in data.decode().split("\n"):
+        if line.startswith("data: {"):
+            chunk = json.loads(line[len("data: ") :])
+            chunk["model"] = model
+            line = "data: " + json.dumps(chunk, separators=(",", ":"))
+        lines.append(line)
+    return "\n".join(lines).encode()
+
+
+def as_stream(data: bytes) -> bytes:
+    """A non-streamed sample answer as the stream Vertex would send for it, in the documented chunk
+    envelope (stream_function_call_arguments sample): role in every delta, the message's content in one
+    delta, finish_reason and usage on the last chunk only, then ``[DONE]``."""
+    answer = json.loads(data)
+    envelope = {k: answer[k] for k in ("created", "id", "model", "system_fingerprint") if k in answer}
+    events = []
+    for choice in answer["choices"]:
+        delta = {k: v for k, v in choice["message"].items() if v is not None}
+        events.append({"choices": [{"delta": delta, "index": choice["index"], "logprobs": None}], **envelope})
+    last = events[-1]
+    last["choices"][0]["finish_reason"] = answer["choices"][-1]["finish_reason"]
+    if "usage" in answer:
+        last["usage"] = answer["usage"]
+    chunks = [{**event, "object": "chat.completion.chunk"} for event in events]
+    lines = [f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n" for chunk in chunks]
+    return "".join([*lines, "data: [DONE]\n\n"]).encode()
+
+
 async def _one_event_at_a_time(events: list[bytes]) -> AsyncIterator[bytes]:
     for event in events:
         yield event
@@ -97,8 +188,11 @@ async def chat_completions(request: Request) -> Response:
     if not isinstance(body, dict):
         return google_error(400, "Invalid JSON payload received. The request body must be a JSON object.")
     sample = choose_sample(body)
-    data = (SAMPLES / sample).read_bytes()
+    data = echo_model((SAMPLES / sample).read_bytes(), body.get("model"))
     headers = {SAMPLE_HEADER: sample}
+    if body.get("stream") is True and sample.endswith(".json"):
+        data, headers[SAMPLE_HEADER] = as_stream(data), f"{sample} (streamed)"
+        sample = f"{sample}.sse"
     if sample.endswith(".sse"):
         headers["content-type"] = "text/event-stream"
         return StreamingResponse(_one_event_at_a_time(sse_events(data)), headers=headers)

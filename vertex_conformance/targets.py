@@ -31,9 +31,9 @@ def chat_url(base: str) -> str:
     return base.rstrip("/") + "/chat/completions"
 
 
-def wire_model(cfg: RunConfig) -> str:
+def wire_model(cfg: RunConfig, *, image: bool = False) -> str:
     """The model id as sent on the wire: Gemini models go as ``google/<id>``."""
-    return f"google/{cfg.model}"
+    return f"google/{cfg.image_model if image else cfg.model}"
 
 
 def _endpoints_root(cfg: RunConfig, location: str | None, api_version: str | None) -> str:

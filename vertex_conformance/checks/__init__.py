@@ -109,4 +109,16 @@ def failures(results: dict[str, list[Finding]]) -> list[Finding]:
 
 
 # Importing the check modules declares their requirements.
-from . import media, request, request_shape, response, schema, stream, structured, thinking, tools, usage  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    media,
+    parity,
+    request,
+    request_shape,
+    response,
+    schema,
+    stream,
+    structured,
+    thinking,
+    tools,
+    usage,
+)

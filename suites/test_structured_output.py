@@ -1,0 +1,20 @@
+"""Form 12, structured output: the SDK lane uses the SDK's parse helper with a Pydantic model (the
+seed's CalendarEvent); the raw lane sends the json_schema response format the SDK generates."""
+
+import pydantic
+import pytest
+
+from vertex_conformance.lanes import LANES
+
+
+class CalendarEvent(pydantic.BaseModel):
+    name: str
+    date: str
+    participants: list[str]
+
+
+@pytest.mark.form("structured-output")
+@pytest.mark.parametrize("lane", LANES)
+def test_structured_output(conformance, lane):
+    call = conformance.gemini("structured_output", stream=False, parse_with=CalendarEvent)
+    conformance.verify(conformance.send(lane, call))
