@@ -197,3 +197,35 @@ def test_a_changed_shape_fails_the_snapshot_requirement_alone(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     [test] = results["tests"]
     assert [f["requirement"] for f in test["findings"]] == ["snapshot.shape"]
+
+
+def test_a_listed_deviation_that_no_longer_happens_is_an_unexpected_pass(tmp_path):
+    listed = tmp_path / "expectations.yaml"
+    listed.write_text("- {requirement: usage.vertex-total, forms: [plain], reason: made up, link: nowhere}\n")
+    result = run_suite("--expectations", str(listed), "--report-dir", str(tmp_path), "-k", "plain_chat")
+    assert result.returncode == 1
+    assert "unexpected pass: [usage.vertex-total]" in result.stdout
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {t["outcome"] for t in results["tests"]} == {"unexpected-pass"}
+    assert all(t["expectations"]["usage.vertex-total"]["reason"] == "made up" for t in results["tests"])
+
+
+def test_the_documented_index_quirk_is_reported_as_a_known_deviation(tmp_path):
+    result = run_suite("--report-dir", str(tmp_path), "-k", "function_call_arguments")
+    assert result.returncode == 0, result.stdout[-2000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    known = [t for t in results["tests"] if t["outcome"] == "known-deviation"]
+    assert known and all(t["requirements"]["tools.index-stable"] == "known-deviation" for t in known)
+    assert all(
+        t["requirements"]["tools.index-stable"] == "pass"
+        for t in results["tests"]
+        if t not in known and "tools.index-stable" in t["requirements"] and t["streamed"]
+    )
+
+
+def test_a_malformed_expectations_file_stops_the_run(tmp_path):
+    listed = tmp_path / "expectations.yaml"
+    listed.write_text("- {requirement: r}\n")
+    result = run_suite("--expectations", str(listed), "--report-dir", str(tmp_path))
+    assert result.returncode == 4
+    assert "'reason' is required" in result.stderr

@@ -1,7 +1,7 @@
 """Known deviations, kept outside the tests (web-platform-tests style).
 
 ``expectations/<target>.yaml`` lists requirements a target is known to break, each with the reason
-and a link to the evidence, optionally narrowed to forms, lanes, stream on/off and a profile. A
+and a link to the evidence, optionally narrowed to forms, lanes, profiles, stream on/off and test ids (substrings of the nodeid). A
 listed requirement that fails is a known deviation; a listed one that holds is an unexpected pass,
 reported as such so the file never rots. A requirement not listed is judged as it is.
 """
@@ -21,7 +21,7 @@ from .paths import ROOT
 
 EXPECTATIONS = ROOT / "expectations"
 _FILTERS = {"forms": "form", "lanes": "lane", "profiles": "profile"}
-_KEYS = {"requirement", "reason", "link", "streamed", *_FILTERS}
+_KEYS = {"requirement", "reason", "link", "streamed", "tests", *_FILTERS}
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class Expectation:
     forms: tuple[str, ...] = ()
     lanes: tuple[str, ...] = ()
     profiles: tuple[str, ...] = ()
+    tests: tuple[str, ...] = ()  # parts of test ids (nodeid substrings; ids hold brackets, so no globs)
     streamed: bool | None = None
 
     def covers(self, requirement: str, test: Mapping[str, Any]) -> bool:
@@ -39,6 +40,8 @@ class Expectation:
         if requirement != self.requirement:
             return False
         if self.streamed is not None and test.get("streamed") != self.streamed:
+            return False
+        if self.tests and not any(part in test.get("nodeid", "") for part in self.tests):
             return False
         return all(
             not getattr(self, key) or test.get(field) in getattr(self, key) for key, field in _FILTERS.items()
@@ -76,7 +79,7 @@ def _entry(path: Path, number: int, entry: Any) -> Expectation:
         if not isinstance(entry.get(key), str) or not entry[key].strip():
             raise ConfigError(f"{where}: '{key}' is required (a non-empty string)")
     filters = {}
-    for key in _FILTERS:
+    for key in (*_FILTERS, "tests"):
         value = entry.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: '{key}' must be a list of strings")

@@ -148,19 +148,30 @@ def echo_model(data: bytes, model: Any) -> bytes:
 
 def as_stream(data: bytes) -> bytes:
     """A non-streamed sample answer as the stream Vertex would send for it, in the documented chunk
-    envelope (stream_function_call_arguments sample): role in every delta, the message's content in one
-    delta, finish_reason and usage on the last chunk only, then ``[DONE]``."""
+    envelope (stream_function_call_arguments sample): role in every delta, the message in a first
+    chunk (its text split in two deltas), finish_reason and usage on the last chunk only, then ``[DONE]``."""
     answer = json.loads(data)
     envelope = {k: answer[k] for k in ("created", "id", "model", "system_fingerprint") if k in answer}
-    events = []
-    for choice in answer["choices"]:
-        delta = {k: v for k, v in choice["message"].items() if v is not None}
-        events.append({"choices": [{"delta": delta, "index": choice["index"], "logprobs": None}], **envelope})
-    last = events[-1]
-    last["choices"][0]["finish_reason"] = answer["choices"][-1]["finish_reason"]
+    choice = answer["choices"][0]
+    message = {k: v for k, v in choice["message"].items() if v is not None}
+    text = message.pop("content", "")
+    cut = text.find(" ", len(text) // 2) + 1 if isinstance(text, str) else 0
+    deltas = (
+        [{**message, "content": text[:cut]}, {"role": "assistant", "content": text[cut:]}]
+        if cut
+        else [message, {"role": "assistant"}]
+    )
+    chunks = [
+        {
+            "choices": [{"delta": delta, "index": choice["index"], "logprobs": None}],
+            **envelope,
+            "object": "chat.completion.chunk",
+        }
+        for delta in deltas
+    ]
+    chunks[-1]["choices"][0]["finish_reason"] = choice["finish_reason"]
     if "usage" in answer:
-        last["usage"] = answer["usage"]
-    chunks = [{**event, "object": "chat.completion.chunk"} for event in events]
+        chunks[-1]["usage"] = answer["usage"]
     lines = [f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n" for chunk in chunks]
     return "".join([*lines, "data: [DONE]\n\n"]).encode()
 
