@@ -30,6 +30,13 @@ FORMS = {
     "multimodal-function-response",
     "structured-output",
 }
+PROBES = {
+    "probe-error-body",
+    "probe-n-choices",
+    "probe-unknown-field",
+    "probe-model-prefix",
+    "probe-thought-signature",
+}
 SHIPPED = ROOT / "fixtures" / "cassettes" / "vertex"
 TESTS = len(list(SHIPPED.rglob("*.yaml")))
 
@@ -78,7 +85,11 @@ def test_recording_writes_one_cassette_per_test_with_provenance(recorded):
     assert len(files) == TESTS
     for path in files:
         text = path.read_text()
-        assert "source: documented-sample" in text
+        assert (
+            "source: reported-behaviour-sample" in text
+            if "test_probes" in path.parent.name
+            else ("source: documented-sample" in text)
+        )
         assert "{PROJECT}" in text
 
 
@@ -103,12 +114,15 @@ def test_replay_with_the_server_stopped_passes_every_form_in_both_lanes(recorded
     assert summary["total"] == TESTS
     assert summary["pass"] + summary["known-deviation"] == TESTS
     known = {t["nodeid"] for t in results["tests"] if t["outcome"] == "known-deviation"}
-    assert known and all("function_call_arguments" in nodeid for nodeid in known)
-    assert {t["form"] for t in results["tests"]} == FORMS
+    assert known and all("function_call_arguments" in nodeid or "test_probes" in nodeid for nodeid in known)
+    assert {t["form"] for t in results["tests"]} == FORMS | PROBES
     assert {(t["form"], t["lane"]) for t in results["tests"]} == {
-        (f, lane) for f in FORMS for lane in ("httpx", "sdk")
+        (f, lane) for f in FORMS | PROBES for lane in ("httpx", "sdk")
     }
-    assert all(t["cassette"]["source"] == "documented-sample" for t in results["tests"])
+    assert {t["cassette"]["source"] for t in results["tests"] if t["form"] in FORMS} == {"documented-sample"}
+    assert {t["cassette"]["source"] for t in results["tests"] if t["form"] in PROBES} == {
+        "reported-behaviour-sample"
+    }
     assert (reports / "junit.xml").is_file()
 
 

@@ -115,5 +115,5 @@ def test_find_secrets_reports_listed_values_without_repeating_them() -> None:
 
 
 def test_documented_samples_hold_no_secrets() -> None:
-    for sample in SAMPLES.iterdir():
+    for sample in (p for p in SAMPLES.rglob("*") if p.is_file()):
         assert find_secrets(sample.read_text(encoding="utf-8")) == [], sample.name

@@ -1,9 +1,10 @@
 """Known deviations, kept outside the tests (web-platform-tests style).
 
 ``expectations/<target>.yaml`` lists requirements a target is known to break, each with the reason
-and a link to the evidence, optionally narrowed to forms, lanes, profiles, stream on/off and test ids (substrings of the nodeid). A
-listed requirement that fails is a known deviation; a listed one that holds is an unexpected pass,
-reported as such so the file never rots. A requirement not listed is judged as it is.
+and a link to the evidence, optionally narrowed to forms, lanes, profiles, stream on/off and test
+ids (substrings of the nodeid). A listed requirement that fails is a known deviation; a listed one
+that holds is an unexpected pass, reported as such so the file never rots. A requirement not
+listed is judged as it is.
 """
 
 from __future__ import annotations

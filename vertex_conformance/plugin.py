@@ -88,6 +88,10 @@ def is_conformance_run(config: pytest.Config) -> bool:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "form(name): the documented request form a conformance test exercises")
+    config.addinivalue_line("markers", "gate: the documented forms (the SDK release gate runs these)")
+    config.addinivalue_line(
+        "markers", "probe: behaviour users reported (SPEC.md); informative, not documented"
+    )
     if not is_conformance_run(config):
         return
     options = {name: config.getoption(name) for name in OPTIONS}
@@ -125,12 +129,19 @@ def _secrets(cfg: RunConfig) -> list[str]:
     return [cfg.project] if cfg.mode != "replay" and cfg.project else []
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every conformance test gets a cassette (unless live) and a tier: ``probe`` where the suite
+    says so, ``gate`` (the documented forms) otherwise, so ``-m gate`` and ``-m probe`` select them."""
     cfg = config.stash.get(_CONFIG, None)
-    if cfg is None or cfg.mode == "live":
+    if cfg is None:
         return
     for item in items:
-        if item.get_closest_marker("form") is not None:
+        if item.get_closest_marker("form") is None:
+            continue
+        if item.get_closest_marker("probe") is None:
+            item.add_marker(pytest.mark.gate)
+        if cfg.mode != "live":
             item.add_marker(pytest.mark.vcr)
 
 
@@ -295,10 +306,17 @@ class Conformance:
 
     # verifying
 
-    def verify(self, *exchanges: Exchange, also: dict[str, list[Finding]] | None = None) -> None:
+    def verify(
+        self,
+        *exchanges: Exchange,
+        also: dict[str, list[Finding]] | None = None,
+        by_design: tuple[str, ...] = (),
+    ) -> None:
         """Judge the test: every check on every exchange, the shape snapshot, the cassette, and any
-        verdicts the test computed itself (``also``, e.g. comparisons between two exchanges). Fails
-        the test naming each violated requirement; a test that only shows known deviations xfails."""
+        verdicts the test computed itself (``also``, e.g. comparisons between two exchanges). A probe
+        that breaks a requirement on purpose names it in ``by_design``: it is left unjudged (and the
+        record says so). Fails the test naming each violated requirement; a test that only shows
+        known deviations xfails."""
         results: dict[str, list[Finding]] = {}
         observations: dict[str, Any] = {}
         for position, exchange in enumerate(exchanges):
@@ -313,6 +331,10 @@ class Conformance:
             observations.update(observed)
         for rid, findings in (also or {}).items():
             results.setdefault(rid, []).extend(findings)
+        for rid in by_design:
+            results.pop(rid, None)
+        if by_design:
+            self.record["by_design"] = list(by_design)
         shape = [shapes.of(e) for e in exchanges] if len(exchanges) > 1 else shapes.of(exchanges[0])
         matches = self.snapshot == shape  # syrupy records the comparison for its session report
         results[SNAPSHOT_SHAPE.id] = (

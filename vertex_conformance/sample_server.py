@@ -45,6 +45,33 @@ def _google(body: dict[str, Any]) -> dict[str, Any]:
     return google if isinstance(google, dict) else {}
 
 
+def _bare_model(body: dict[str, Any]) -> bool:
+    model = body.get("model")
+    return isinstance(model, str) and not model.startswith("google/")
+
+
+def _non_numeric_temperature(body: dict[str, Any]) -> bool:
+    return "temperature" in body and not isinstance(body["temperature"], int | float)
+
+
+def _many_candidates(body: dict[str, Any]) -> bool:
+    return isinstance(body.get("n"), int) and body["n"] > 1
+
+
+def _unknown_field(body: dict[str, Any]) -> bool:
+    return "service_tier" in body
+
+
+def _unsigned_tool_call(body: dict[str, Any]) -> bool:
+    return any(
+        isinstance(call, dict)
+        and "thought_signature" not in ((call.get("extra_content") or {}).get("google") or {})
+        for message in _messages(body)
+        if isinstance(message, dict) and message.get("role") == "assistant"
+        for call in (message.get("tool_calls") or [])[:1]
+    )
+
+
 def _asks_for_image(body: dict[str, Any]) -> bool:
     return "image" in (body.get("modalities") or [])
 
@@ -93,6 +120,13 @@ def _anything(body: dict[str, Any]) -> bool:
 
 # First match wins; the last row is the fallback. Samples are listed in fixtures/samples/README.md.
 RULES: list[tuple[Callable[[dict[str, Any]], bool], str]] = [
+    # behaviour users reported (SPEC.md), for the probe tier: fixtures/samples/reported/README.md
+    (_bare_model, "reported/model_not_found.404.json"),
+    (_non_numeric_temperature, "reported/invalid_argument_array.400.json"),
+    (_many_candidates, "reported/multiple_candidates.400.json"),
+    (_unknown_field, "reported/unknown_field.400.json"),
+    (_unsigned_tool_call, "reported/missing_thought_signature.400.json"),
+    # the documented forms
     (_asks_for_image, "image_output_png.json"),
     (_answers_a_tool_result, "multimodal_function_response.json"),
     (_streams_tool_calls, "stream_function_call_arguments.sse"),
@@ -132,8 +166,10 @@ def echo_model(data: bytes, model: Any) -> bytes:
     sample as it is. Chunks keep their key order and compact form."""
     if not isinstance(model, str):
         return data
-    if data.lstrip().startswith(b"{"):
+    if not data.lstrip().startswith(b"data:"):
         document = json.loads(data)
+        if not (isinstance(document, dict) and "model" in document):
+            return data  # an error sample names no model
         document["model"] = model
         return (json.dumps(document, indent=2) + "\n").encode()
     lines = []
@@ -201,13 +237,19 @@ async def chat_completions(request: Request) -> Response:
     sample = choose_sample(body)
     data = echo_model((SAMPLES / sample).read_bytes(), body.get("model"))
     headers = {SAMPLE_HEADER: sample}
-    if body.get("stream") is True and sample.endswith(".json"):
+    if body.get("stream") is True and sample.endswith(".json") and _status(sample) == 200:
         data, headers[SAMPLE_HEADER] = as_stream(data), f"{sample} (streamed)"
         sample = f"{sample}.sse"
     if sample.endswith(".sse"):
         headers["content-type"] = "text/event-stream"
         return StreamingResponse(_one_event_at_a_time(sse_events(data)), headers=headers)
-    return Response(data, media_type="application/json", headers=headers)
+    return Response(data, status_code=_status(sample), media_type="application/json", headers=headers)
+
+
+def _status(sample: str) -> int:
+    """A reported error sample carries its status in its name: ``<name>.<status>.json``."""
+    code = sample.rsplit(".", 2)[-2] if sample.count(".") >= 2 else ""
+    return int(code) if code.isdigit() else 200
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -112,6 +112,7 @@ def failures(results: dict[str, list[Finding]]) -> list[Finding]:
 from . import (  # noqa: E402,F401
     media,
     parity,
+    probes,
     request,
     request_shape,
     response,
