@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: conformance test lint cassettes clean
+.PHONY: conformance gate test lint cassettes clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 ## Run the conformance suite (offline by default, from the shipped cassettes) and write reports/.
 conformance: $(STAMP)
 	$(BIN)/pytest suites $(ARGS)
+
+## The SDK release gate: the documented forms only (the `gate` tier), offline.
+gate: $(STAMP)
+	$(BIN)/pytest suites -m gate $(ARGS)
 
 ## Run the harness's own tests (lint first).
 test: $(STAMP) lint
@@ -29,4 +33,4 @@ cassettes: $(STAMP)
 	$(BIN)/python -m vertex_conformance.build_cassettes $(ARGS)
 
 clean:
-	rm -rf $(VENV) reports/results.json reports/junit.xml
+	rm -rf $(VENV) reports/*.json reports/*.xml reports/*.html
