@@ -243,3 +243,16 @@ def test_a_malformed_expectations_file_stops_the_run(tmp_path):
     result = run_suite("--expectations", str(listed), "--report-dir", str(tmp_path))
     assert result.returncode == 4
     assert "'reason' is required" in result.stderr
+
+
+def test_max_cassette_age_turns_older_cassettes_into_failures(tmp_path):
+    fresh = run_suite(
+        "--report-dir", str(tmp_path / "fresh"), "--max-cassette-age", "36500", "-k", "plain_chat"
+    )
+    assert fresh.returncode == 0, fresh.stdout[-2000:]
+    stale = run_suite("--report-dir", str(tmp_path / "stale"), "--max-cassette-age", "0", "-k", "plain_chat")
+    assert stale.returncode == 1
+    results = json.loads((tmp_path / "stale" / "results.json").read_text())
+    for test in results["tests"]:
+        assert [f["requirement"] for f in test["findings"]] == ["cassette.fresh"]
+        assert test["cassette"]["recorded_at"] and test["cassette"]["age_days"] > 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from .exchange import Exchange
 from .findings import Finding
 from .outcomes import Outcome, worst
 from .paths import CASSETTES, FIXTURES, SUITES
-from .requirements import CASSETTE_ALL_PLAYED, SNAPSHOT_SHAPE
+from .requirements import CASSETTE_ALL_PLAYED, CASSETTE_FRESH, SNAPSHOT_SHAPE
 
 OPTIONS = (
     "image_model",
@@ -71,6 +72,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--cassette-dir",
         default=None,
         help=f"cassette root (default {CASSETTES.relative_to(FIXTURES.parent)}/vertex)",
+    )
+    add(
+        "--max-cassette-age",
+        type=float,
+        default=None,
+        help="replay: fail tests whose cassette was recorded more than this many days ago",
     )
     add("--expectations", default=None, help="known deviations file (default expectations/<target>.yaml)")
 
@@ -349,6 +356,7 @@ class Conformance:
                 )
             ]
         )
+        results.update(self._cassette_age())
         cassette = self._cassette()
         if self.config.mode == "replay" and cassette is not None:
             results[CASSETTE_ALL_PLAYED.id] = (
@@ -363,6 +371,21 @@ class Conformance:
                 ]
             )
         self._conclude(results, observations, exchanges)
+
+    def _cassette_age(self) -> dict[str, list[Finding]]:
+        """``cassette.fresh`` when ``--max-cassette-age`` is set and the test replayed a cassette."""
+        limit = self.request.config.getoption("max_cassette_age")
+        recorded = (self.record.get("cassette") or {}).get("recorded_at")
+        if limit is None or self.config.mode != "replay" or not recorded:
+            return {}
+        age = (
+            datetime.now(UTC) - datetime.fromisoformat(recorded.replace("Z", "+00:00"))
+        ).total_seconds() / 86400
+        self.record["cassette"]["age_days"] = round(age, 2)
+        if age <= limit:
+            return {CASSETTE_FRESH.id: []}
+        message = f"recorded {recorded}, {age:.1f} days ago; --max-cassette-age is {limit:g}: re-record it"
+        return {CASSETTE_FRESH.id: [Finding(CASSETTE_FRESH.id, "$.cassette.recorded_at", message)]}
 
     def _conclude(
         self, results: dict[str, list[Finding]], observations: dict[str, Any], exchanges: tuple[Exchange, ...]

@@ -67,3 +67,9 @@ CASSETTE_ALL_PLAYED = requirement(
     Source.HARNESS,
     "fixtures/cassettes; an unplayed interaction means the test no longer sends what was recorded",
 )
+CASSETTE_FRESH = requirement(
+    "cassette.fresh",
+    "A replayed cassette was recorded no longer ago than --max-cassette-age days (when that is set).",
+    Source.HARNESS,
+    "fixtures/cassettes meta.recorded_at; for runs that want fresh evidence",
+)
