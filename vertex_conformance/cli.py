@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import schemas
+from . import replay_server, schemas
 from .capture import UnreadableInput, kind_of, read_capture, read_request
 from .checks import evaluate, failures
 from .exchange import WireRequest
@@ -156,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     checking.add_argument("--json", action="store_true", help="print one JSON document")
     checking.add_argument("files", nargs="+", metavar="FILE")
     checking.set_defaults(run=_check)
+    replay_server.add_command(commands)
     return parser
 
 

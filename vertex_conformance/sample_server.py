@@ -267,17 +267,30 @@ def create_app() -> Starlette:
 
 @contextmanager
 def serve_samples(
-    app: Any = None, *, start_timeout: float = 10.0, stop_timeout: float = 5.0
+    app: Any = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    start_timeout: float = 10.0,
+    stop_timeout: float = 5.0,
 ) -> Iterator[str]:
-    """Run ``app`` (default: the sample server) under uvicorn on a free 127.0.0.1 port in a thread.
+    """Run ``app`` (default: the sample server) under uvicorn on ``host``:``port`` in a thread; port 0
+    (the default) takes a free one.
 
-    Yields the base URL (``http://127.0.0.1:<port>``). On exit the server stops accepting, gives open
-    connections ``stop_timeout`` seconds, then is forced down: leaving the block never hangs.
+    Yields the base URL (``http://127.0.0.1:<port>``; an IPv6 host in brackets). On exit the server
+    stops accepting, gives open connections ``stop_timeout`` seconds, then is forced down: leaving
+    the block never hangs.
     """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))  # the port is ours before uvicorn starts: no race for a "free" port
+    try:
+        sock.bind((host, port))  # the port is ours before uvicorn starts: no race for a "free" port
+    except OSError:
+        sock.close()
+        raise
     port = sock.getsockname()[1]
+    netloc = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
     config = uvicorn.Config(
         app or create_app(),
         log_level="warning",
@@ -295,9 +308,9 @@ def serve_samples(
         deadline = time.monotonic() + start_timeout
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the sample server did not start on 127.0.0.1:{port}")
+                raise RuntimeError(f"the sample server did not start on {netloc}")
             time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{netloc}"
     finally:
         server.should_exit = True
         thread.join(stop_timeout)

@@ -1,0 +1,461 @@
+"""``vertex-conformance serve``: recorded Vertex traffic on loopback, for SDKs in any language.
+
+An SDK release gate runs the SDK's own tests against this server instead of Vertex. It loads every
+cassette under a directory (default: the shipped ``fixtures/cassettes/vertex``) and answers each
+request with the response recorded for it:
+
+- **Matching.** A request matches a recorded one when the method, the path and the body agree.
+  Paths are compared after ``recording.with_placeholders``, so any project, location and endpoint
+  id matches (``global`` and ``openapi`` stay literal: a regional request never gets a global
+  recording). Bodies are compared as parsed JSON with the replay matcher's rule (``true`` is not
+  ``1``, ``1`` is ``1.0``). The query string is not compared. Identical requests recorded in several
+  cassettes (both lanes of one form) get the answer of the first cassette in path order.
+- **Answers.** The recorded status, headers and body. Hop-by-hop and framing headers are not
+  replayed (the body is framed anew) and neither are ``date`` and ``server`` (uvicorn sends its
+  own); ``x-conformance-cassette`` names the recording that answered. An SSE body goes out one
+  event per write, each flushed before the next (``--event-delay`` pauses between them).
+- **Misses.** A request nothing matches gets a 404 in Google's error shape whose message and
+  ``details`` (a ``google.rpc.ErrorInfo``) name the closest recording: among those of the same
+  method and path (else of the most similar path), the one whose body differs least, with the
+  places where it differs as JSON paths, and a recording of the same body on another path if there
+  is one. Misses are also logged on stderr, since an SDK may hide the body of a 404.
+- **Auth.** Like Vertex, every request needs ``Authorization: Bearer <token>`` (any token), else 401.
+- **Bad cassettes stop the server** (exit 2, one line naming the file) rather than being skipped: a
+  skipped recording would come back as 404s that read like an SDK regression.
+- **Loopback only.** ``--host`` must be a loopback address; the recordings are not for a network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import json
+import signal
+import sys
+import threading
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from vcr.persisters.filesystem import CassetteNotFoundError
+
+from .paths import CASSETTES
+from .recording import SAMPLE_HEADER, AtomicPersister, CassetteError, CassetteSerializer, with_placeholders
+from .sample_server import google_error, serve_samples, sse_events
+
+PROG = "vertex-conformance"  # cli.py imports this module, so its constants cannot be imported here
+EXIT_OK, EXIT_UNUSABLE = 0, 2
+DEFAULT_DIRECTORY = CASSETTES / "vertex"
+CASSETTE_HEADER = "x-conformance-cassette"
+CHAT_SUFFIX = "/chat/completions"
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+_NOT_REPLAYED = HOP_BY_HOP | {"content-length", "content-encoding", "date", "server", SAMPLE_HEADER}
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+_SHOWN_DIFFERENCES = 3
+
+
+class ReplayError(Exception):
+    """The directory cannot be served: it is missing or holds no cassette."""
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One recorded interaction: what it matches and what it answers."""
+
+    cassette: str  # the file, relative to the served directory
+    index: int  # the interaction's place in the file
+    method: str
+    path: str  # with placeholders
+    body: Any  # parsed JSON; bytes when not JSON; None when empty
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    content: bytes
+
+    @property
+    def route(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def name(self) -> str:
+        return f"{self.cassette} (interaction {self.index})"
+
+    @property
+    def streamed(self) -> bool:
+        return any(
+            name.lower() == "content-type" and value.lower().startswith("text/event-stream")
+            for name, value in self.headers
+        )
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+def load_recordings(directory: Path) -> list[Recording]:
+    """Every interaction of every cassette under ``directory``, cassettes in path order.
+
+    Raises ``ReplayError`` when there is nothing to serve and ``recording.CassetteError`` (naming the
+    file) for a cassette that cannot be read."""
+    if not directory.is_dir():
+        raise ReplayError(f"{directory} is not a directory of cassettes")
+    files = sorted(directory.rglob("*.yaml"))
+    if not files:
+        raise ReplayError(f"no cassettes (*.yaml) under {directory}")
+    recordings = []
+    for file in files:
+        try:
+            requests, responses = AtomicPersister.load_cassette(file, CassetteSerializer)[:2]
+        except CassetteNotFoundError as exc:  # vcrpy's word for an empty file
+            raise CassetteError(file, "the file is empty") from exc
+        except OSError as exc:
+            raise CassetteError(file, exc.strerror or str(exc)) from exc
+        cassette = file.relative_to(directory).as_posix()
+        for index, (request, response) in enumerate(zip(requests, responses, strict=True)):
+            headers = tuple(
+                (name, str(value))
+                for name, values in response["headers"].items()
+                if name.lower() not in _NOT_REPLAYED
+                for value in values
+            )
+            recordings.append(
+                Recording(
+                    cassette,
+                    index,
+                    request.method.upper(),
+                    route_path(request.uri),
+                    parse_body(request.body),
+                    response["status"]["code"],
+                    headers,
+                    response["body"]["string"] or b"",
+                )
+            )
+    return recordings
+
+
+def route_path(url: str) -> str:
+    """The path of ``url`` with project, location and endpoint ids replaced by placeholders."""
+    return urlsplit(with_placeholders(url)).path
+
+
+def parse_body(raw: bytes | None) -> Any:
+    """A request body as the matcher compares it: parsed JSON, raw bytes when not JSON, None when empty."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return bytes(raw)
+
+
+# --- matching ------------------------------------------------------------------------------------
+
+
+def differences(recorded: Any, live: Any) -> list[str]:
+    """Every place where two parsed bodies differ (``<JSON path>: <what>``); empty when they match.
+
+    The rule is the replay matcher's (``recording.json_body``): ``true`` is not ``1``, ``1`` is ``1.0``."""
+    return [text for text, _ in _diff(recorded, live, "$")]
+
+
+def _diff(recorded: Any, live: Any, path: str) -> Iterator[tuple[str, int]]:
+    """The differences, each weighed by the number of JSON leaves it involves (to rank near misses)."""
+    if isinstance(recorded, dict) and isinstance(live, dict):
+        for key in [*recorded, *(k for k in live if k not in recorded)]:
+            where = f"{path}.{key}"
+            if key not in live:
+                yield f"{where}: only in the recording", _leaves(recorded[key])
+            elif key not in recorded:
+                yield f"{where}: only in this request", _leaves(live[key])
+            else:
+                yield from _diff(recorded[key], live[key], where)
+    elif isinstance(recorded, list) and isinstance(live, list):
+        if len(recorded) != len(live):
+            extra = recorded[len(live) :] or live[len(recorded) :]
+            yield f"{path}: {len(recorded)} items recorded, {len(live)} in this request", _leaves(extra)
+        for index, (old, new) in enumerate(zip(recorded, live, strict=False)):
+            yield from _diff(old, new, f"{path}[{index}]")
+    elif isinstance(recorded, bool) != isinstance(live, bool) or recorded != live:
+        yield (
+            f"{path}: recorded {_short(recorded)}, this request {_short(live)}",
+            max(_leaves(recorded), _leaves(live)),
+        )
+
+
+def _leaves(value: Any) -> int:
+    if isinstance(value, dict):
+        return max(1, sum(_leaves(v) for v in value.values()))
+    if isinstance(value, list):
+        return max(1, sum(_leaves(v) for v in value))
+    return 1
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if isinstance(value, bytes) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:60] + "…"
+
+
+def _same(recorded: Any, live: Any) -> bool:
+    return next(_diff(recorded, live, "$"), None) is None
+
+
+def find_recording(recordings: Sequence[Recording], method: str, path: str, body: Any) -> Recording | None:
+    """The first recording of ``method`` ``path`` (placeholders applied) whose body equals ``body``."""
+    return next(
+        (r for r in recordings if r.method == method and r.path == path and _same(r.body, body)), None
+    )
+
+
+def explain_miss(
+    recordings: Sequence[Recording], method: str, path: str, body: Any
+) -> tuple[str, dict[str, str]]:
+    """Why no recording answers: a message naming the closest one, and the same facts as metadata.
+
+    The closest is looked for among the recordings of the same method and path, else among those of
+    the most similar one; of those, the first whose body differs least (in JSON leaves)."""
+    request = f"{method} {path}"
+    metadata = {"request": request}
+    if not recordings:
+        return f"Nothing is recorded for {request}: the server holds no recordings.", metadata
+    candidates = [r for r in recordings if r.route == request]
+    if candidates:
+        message = (
+            f"No recorded request matches {request} with this body. The closest recording of this path is"
+        )
+    else:
+        routes = dict.fromkeys(r.route for r in recordings)
+        best = max(routes, key=lambda route: SequenceMatcher(None, route, request).ratio())
+        candidates = [r for r in recordings if r.route == best]
+        message = (
+            f"Nothing is recorded for {request} (project, location and endpoint ids may be anything; "
+            f"'global' and 'openapi' must be literal). The closest recorded request is {best}:"
+        )
+    closest = min(candidates, key=lambda r: sum(weight for _, weight in _diff(r.body, body, "$")))
+    message += f" {closest.name}"
+    metadata.update(closest_request=closest.route, closest_cassette=closest.name)
+    diffs = differences(closest.body, body)
+    if diffs:
+        shown = "; ".join(diffs[:_SHOWN_DIFFERENCES])
+        if len(diffs) > _SHOWN_DIFFERENCES:
+            shown += f"; and {len(diffs) - _SHOWN_DIFFERENCES} more"
+        message += f", whose body differs at {shown}"
+        metadata["body_difference"] = shown
+    message += "."
+    elsewhere = next((r for r in recordings if r.route != request and _same(r.body, body)), None)
+    if elsewhere is not None:
+        message += f" This body is recorded for {elsewhere.route} ({elsewhere.name})."
+        metadata["same_body_recorded_for"] = f"{elsewhere.route} ({elsewhere.name})"
+    return message, metadata
+
+
+# --- answering -----------------------------------------------------------------------------------
+
+
+def create_app(
+    recordings: Sequence[Recording],
+    *,
+    event_delay: float = 0.0,
+    report_miss: Callable[[str], None] | None = None,
+) -> Starlette:
+    """The replay server's ASGI app. ``report_miss`` is told the message of every 404."""
+    recordings = list(recordings)
+
+    async def replay(request: Request) -> Response:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return google_error(
+                401,
+                "Request is missing required authentication credential. Expected OAuth 2 access token, "
+                "login cookie or other valid authentication credential.",
+            )
+        method, path, body = request.method, route_path(str(request.url)), parse_body(await request.body())
+        found = find_recording(recordings, method, path, body)
+        if found is None:
+            message, metadata = explain_miss(recordings, method, path, body)
+            if report_miss is not None:
+                report_miss(message)
+            return _not_found(message, metadata)
+        return _answer(found, event_delay)
+
+    return Starlette(routes=[Route("/{path:path}", replay, methods=_METHODS)])
+
+
+def _answer(recording: Recording, event_delay: float) -> Response:
+    response: Response
+    if recording.streamed:
+        events = _events(recording.content)
+        response = StreamingResponse(_paced(events, event_delay), status_code=recording.status)
+    else:
+        response = Response(recording.content, status_code=recording.status)
+    for name, value in recording.headers:
+        response.headers.append(name, value)
+    response.headers[CASSETTE_HEADER] = quote(recording.name, safe="/[]() -_.,:=")
+    return response
+
+
+def _events(data: bytes) -> list[bytes]:
+    """One item per SSE event. A CRLF stream (the serializer keeps it as such) is cut at CRLF blank lines."""
+    if b"\r\n" in data and data.count(b"\n") == data.count(b"\r\n"):
+        return [event.replace(b"\n", b"\r\n") for event in sse_events(data.replace(b"\r\n", b"\n"))]
+    return sse_events(data)
+
+
+async def _paced(events: list[bytes], delay: float) -> AsyncIterator[bytes]:
+    for index, event in enumerate(events):
+        if index and delay:
+            await asyncio.sleep(delay)
+        yield event
+
+
+def _not_found(message: str, metadata: dict[str, str]) -> JSONResponse:
+    detail = {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": "NO_RECORDED_INTERACTION",
+        "domain": "vertex-conformance",
+        "metadata": metadata,
+    }
+    error = {"code": 404, "message": message, "status": "NOT_FOUND", "details": [detail]}
+    return JSONResponse({"error": error}, status_code=404)
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names a loopback interface (``localhost`` or a loopback IP literal)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 60:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 to 60")
+    return value
+
+
+def add_command(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``serve`` to the CLI's subcommands; its handler is ``run``."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve recorded Vertex exchanges on loopback, for SDK tests in any language",
+        description="Answer requests with the responses recorded in cassettes until Ctrl-C or SIGTERM. "
+        "Exit 0 after a clean stop; 2 for unreadable cassettes, a non-loopback host or a busy port.",
+    )
+    parser.add_argument(
+        "cassettes",
+        nargs="?",
+        default=str(DEFAULT_DIRECTORY),
+        metavar="CASSETTE_DIR",
+        help="directory searched for *.yaml cassettes (default: the shipped fixtures/cassettes/vertex)",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="loopback address to listen on (default: 127.0.0.1)"
+    )
+    parser.add_argument("--port", type=_port, default=0, help="port to listen on (default: 0, a free one)")
+    parser.add_argument(
+        "--event-delay",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="pause between SSE events, to see a client handle a stream as it arrives (default: 0)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve ``args.cassettes`` on ``args.host``:``args.port`` until SIGINT or SIGTERM."""
+    if not is_loopback(args.host):
+        _error(f"--host {args.host} is not a loopback address; the replay server listens on loopback only")
+        return EXIT_UNUSABLE
+    directory = Path(args.cassettes)
+    try:
+        recordings = load_recordings(directory)
+    except (ReplayError, CassetteError) as exc:
+        _error(str(exc))
+        return EXIT_UNUSABLE
+    app = create_app(recordings, event_delay=args.event_delay, report_miss=_log_miss)
+    with _stop_on_signals() as stopped, ExitStack() as server:
+        try:
+            url = server.enter_context(serve_samples(app, host=args.host.strip("[]"), port=args.port))
+        except (OSError, RuntimeError) as exc:
+            _error(f"cannot listen on {args.host} port {args.port}: {exc}")
+            return EXIT_UNUSABLE
+        print("\n".join(announcement(url, directory, recordings)), flush=True)
+        stopped.wait()
+    return EXIT_OK
+
+
+def announcement(url: str, directory: Path, recordings: Iterable[Recording]) -> list[str]:
+    """What ``serve`` prints on start: where to send which requests."""
+    recordings = list(recordings)
+    cassettes = len({r.cassette for r in recordings})
+    lines = [
+        f"Serving {len(recordings)} recorded requests from {cassettes} cassettes in {directory}",
+        f"Base URL: {url} (send 'Authorization: Bearer <any token>'; Ctrl-C to stop)",
+    ]
+    for route, count in Counter(r.route for r in recordings).items():
+        method, path = route.split(" ", 1)
+        if path.endswith(CHAT_SUFFIX):
+            lines.append(
+                f"  base_url {url}{path.removesuffix(CHAT_SUFFIX)}  ({method} {CHAT_SUFFIX}: {count})"
+            )
+        else:
+            lines.append(f"  {method} {url}{path}  ({count})")
+    lines.append("{PROJECT}, {LOCATION} and {ENDPOINT} stand for any id; 'global' and 'openapi' are literal.")
+    return lines
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """An event that SIGINT and SIGTERM set, instead of a KeyboardInterrupt traceback or a hard kill."""
+    stopped = threading.Event()
+    previous = {
+        signum: signal.signal(signum, lambda *_: stopped.set()) for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield stopped
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def _log_miss(message: str) -> None:
+    print(f"{PROG} serve: 404: {message}", file=sys.stderr, flush=True)
