@@ -256,3 +256,18 @@ def test_max_cassette_age_turns_older_cassettes_into_failures(tmp_path):
     for test in results["tests"]:
         assert [f["requirement"] for f in test["findings"]] == ["cassette.fresh"]
         assert test["cassette"]["recorded_at"] and test["cassette"]["age_days"] > 0
+
+
+def test_a_live_run_without_credentials_stops_before_any_request_saying_what_to_do(tmp_path):
+    no_adc = {
+        "GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "missing.json"),
+        "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"),
+        "NO_GCE_CHECK": "true",  # never ask a metadata server: no traffic leaves loopback
+        "GCE_METADATA_HOST": "127.0.0.1:1",
+        "GCE_METADATA_IP": "127.0.0.1:1",
+    }
+    result = run_suite("--mode", "live", "--project", "p", "--report-dir", str(tmp_path), env=no_adc)
+    assert result.returncode == 4
+    assert "gcloud auth application-default login" in result.stderr
+    assert "VERTEX_ACCESS_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
