@@ -4,8 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
+OPENAI_SDK ?=  # the openai SDK version under test, e.g. 2.8.0; empty: keep the one installed
 
-.PHONY: conformance gate test lint cassettes clean
+.PHONY: conformance gate openai-sdk test lint cassettes clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,12 +14,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+## Install the openai SDK under test (OPENAI_SDK=<version>) into the venv; without it, change nothing.
+openai-sdk: $(STAMP)
+	$(if $(strip $(OPENAI_SDK)),$(BIN)/python -m pip install --quiet 'openai==$(strip $(OPENAI_SDK))',@:)
+
 ## Run the conformance suite (offline by default, from the shipped cassettes) and write reports/.
-conformance: $(STAMP)
+conformance: openai-sdk
 	$(BIN)/pytest suites $(ARGS)
 
 ## The SDK release gate: the documented forms only (the `gate` tier), offline.
-gate: $(STAMP)
+gate: openai-sdk
 	$(BIN)/pytest suites -m gate $(ARGS)
 
 ## Run the harness's own tests (lint first).

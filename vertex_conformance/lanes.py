@@ -3,16 +3,22 @@
 ``httpx`` sends the body as given and keeps the bytes it received: the lane that sees the wire.
 ``sdk`` drives the ``openai`` SDK the way its users do (``base_url`` ending in ``endpoints/...``,
 the token as ``api_key``, non-OpenAI body keys through ``extra_body=``) and keeps both the wire
-traffic (a tee on the SDK's own HTTP client) and what the SDK's typed objects held. Both lanes
-yield the same kind of exchange, so every check serves both.
+traffic (a tee on the SDK's own HTTP client) and what the SDK's typed objects held; ``sdk-async``
+does the same with ``openai.AsyncOpenAI``. Every lane yields the same kind of exchange, so every
+check serves them all.
+
+The SDK lanes work with both SDK generations: openai 1.x/2.x (on ``httpx``) and openai 3.x (on
+``httpx2``); ``http_library()`` says which one a run used.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import inspect
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -23,8 +29,11 @@ from .auth import TokenSource
 from .exchange import Exchange, WireRequest
 from .redaction import redact_headers
 
-LANES = ("httpx", "sdk")
+SDK_LANES = ("sdk", "sdk-async")  # every lane that drives the openai SDK (sync and async clients)
+LANES = ("httpx", *SDK_LANES)  # what the suites run
 REPLAY_TOKEN = "replay-no-credentials"  # replay sends a bearer header of the right shape, never a real token
+_OMIT = getattr(openai, "omit", openai.NOT_GIVEN)  # `omit` is newer than openai 1.x's NOT_GIVEN
+_ERROR_CHARS = 300
 
 
 class TransportError(Exception):
@@ -38,7 +47,7 @@ class Call:
     base_url: str
     body: dict[str, Any]
     timeout: float = 120.0
-    parse_with: type | None = None  # SDK lane: call ``parse(response_format=<this Pydantic model>)``
+    parse_with: type | None = None  # SDK lanes: call ``parse(response_format=<this Pydantic model>)``
 
     @property
     def url(self) -> str:
@@ -85,30 +94,128 @@ def _attach_body(exchange: Exchange, call: Call, text: str) -> None:
         exchange.body_text = text
 
 
+# --- the SDK lanes ----------------------------------------------------------------------------
+
+
+def http_library() -> str:
+    """Which HTTP library the installed SDK runs on (``httpx`` or ``httpx2``): the report names it."""
+    client_class = next(c for c in openai.DefaultHttpxClient.__mro__ if c.__name__ == "Client")
+    return client_class.__module__.split(".")[0]
+
+
+def _library_of(response: Any) -> str:
+    return type(response).__module__.split(".")[0]
+
+
 @cache
-def _tee_class(library: str) -> type:
+def _tee_class(library: str, asynchronous: bool) -> type:
     """A byte-stream wrapper of the HTTP library the SDK runs on (``httpx`` or ``httpx2``): the
-    library insists that a sync response's stream is its own ``SyncByteStream``."""
-    base = importlib.import_module(library).SyncByteStream
+    library insists that a response's stream is its own ``SyncByteStream``/``AsyncByteStream``.
 
-    class Tee(base):  # type: ignore[misc,valid-type]
-        """Passes the raw (still encoded) bytes through and keeps a copy of each."""
+    It passes the raw (still encoded) bytes through and keeps a copy of each. When the response is
+    closed it first reads whatever the SDK left unread (it stops at ``[DONE]``, or at an exception
+    of its own), so the exchange holds the whole answer the server sent. A connection that breaks
+    while draining leaves the answer cut short, which the stream checks report."""
+    module = importlib.import_module(library)
+    broken = (module.HTTPError, module.StreamError)
+    if asynchronous:
 
+        class AsyncTee(module.AsyncByteStream):  # type: ignore[misc,name-defined]
+            def __init__(self, stream: Any, sink: bytearray) -> None:
+                self._stream, self._sink = stream, sink
+                self._parts = stream.__aiter__()  # one iterator: draining continues where the SDK stopped
+
+            async def __aiter__(self) -> AsyncIterator[bytes]:
+                async for part in self._parts:
+                    self._sink.extend(part)
+                    yield part
+
+            async def aclose(self) -> None:
+                with contextlib.suppress(*broken):
+                    async for part in self._parts:
+                        self._sink.extend(part)
+                await self._stream.aclose()
+
+        return AsyncTee
+
+    class Tee(module.SyncByteStream):  # type: ignore[misc,name-defined]
         def __init__(self, stream: Any, sink: bytearray) -> None:
             self._stream, self._sink = stream, sink
+            self._parts = iter(stream)
 
         def __iter__(self) -> Iterator[bytes]:
-            for part in self._stream:
+            for part in self._parts:
                 self._sink.extend(part)
                 yield part
 
         def close(self) -> None:
+            with contextlib.suppress(*broken):
+                for part in self._parts:
+                    self._sink.extend(part)
             self._stream.close()
 
     return Tee
 
 
-_CREATE_PARAMS = set(inspect.signature(openai.OpenAI(api_key="x").chat.completions.create).parameters)
+@dataclass
+class _Wiretap:
+    """Event hooks for the SDK's own HTTP client: the requests it sent and a tee on the response."""
+
+    requests: list[Any] = field(default_factory=list)
+    response: Any = None
+    raw: bytearray = field(default_factory=bytearray)
+
+    def _on_request(self, request: Any) -> None:
+        self.requests.append(request)
+
+    def _on_response(self, response: Any, asynchronous: bool) -> None:
+        self.response = response
+        response.stream = _tee_class(_library_of(response), asynchronous)(response.stream, self.raw)
+
+    def hooks(self) -> dict[str, list[Any]]:
+        return {"request": [self._on_request], "response": [lambda r: self._on_response(r, False)]}
+
+    def async_hooks(self) -> dict[str, list[Any]]:
+        async def on_request(request: Any) -> None:
+            self._on_request(request)
+
+        async def on_response(response: Any) -> None:
+            self._on_response(response, True)
+
+        return {"request": [on_request], "response": [on_response]}
+
+    def close(self) -> None:
+        """Close the response (the tee then reads what is left): SDKs before 3.x leave it open when
+        they raise mid-stream. Closing twice is a no-op."""
+        if self.response is not None:
+            self.response.close()
+
+    async def aclose(self) -> None:
+        if self.response is not None:
+            await self.response.aclose()
+
+    def exchange(self, lane: str, call: Call, sdk_view: Any, sdk_error: str | None) -> Exchange:
+        """The exchange as the wire saw it, plus what the SDK made of it."""
+        if not self.requests or self.response is None:
+            raise TransportError(f"the SDK got no response: {sdk_error}")
+        response, request = self.response, self.requests[-1]
+        decoded = type(response)(response.status_code, headers=response.headers, content=bytes(self.raw))
+        exchange = Exchange(
+            request=_wire_request(request.method, request.url, request.headers, request.content),
+            status=response.status_code,
+            headers=_response_headers(response.headers),
+            lane=lane,
+            sdk_view=sdk_view,
+        )
+        if sdk_error:
+            exchange.notes["sdk_error"] = sdk_error
+        _attach_body(exchange, call, decoded.read().decode("utf-8", "replace"))
+        return exchange
+
+
+@cache
+def _create_params() -> frozenset[str]:
+    return frozenset(inspect.signature(openai.resources.chat.Completions.create).parameters)
 
 
 def sdk_kwargs(body: dict[str, Any]) -> dict[str, Any]:
@@ -117,10 +224,10 @@ def sdk_kwargs(body: dict[str, Any]) -> dict[str, Any]:
     Keys the SDK knows become keyword arguments; every other key goes through ``extra_body``, which
     the SDK merges into the top level of the JSON. A wire key that is itself named ``extra_body``
     therefore becomes ``extra_body={"extra_body": {...}}`` -- exactly the documented SDK form."""
-    kwargs: dict[str, Any] = {"model": openai.omit}
+    kwargs: dict[str, Any] = {"model": _OMIT}
     extra: dict[str, Any] = {}
     for key, value in body.items():
-        if key in _CREATE_PARAMS and key not in ("extra_body", "extra_headers", "extra_query", "timeout"):
+        if key in _create_params() and key not in ("extra_body", "extra_headers", "extra_query", "timeout"):
             kwargs[key] = value
         else:
             extra[key] = value
@@ -129,68 +236,88 @@ def sdk_kwargs(body: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def http_library() -> str:
-    """Which HTTP library the installed SDK runs on (``httpx`` or ``httpx2``): the report names it."""
-    return type(openai.DefaultHttpxClient()).__mro__[1].__module__.split(".")[0]
+def _send(client: openai.OpenAI | openai.AsyncOpenAI, call: Call) -> Any:
+    """Call the SDK the way its users do: ``parse`` for a Pydantic response format (on ``beta.chat``
+    in older SDKs, before it moved to ``chat``), ``create`` otherwise. Returns the
+    result, or for the async client the awaitable."""
+    kwargs = sdk_kwargs(call.body)
+    if call.parse_with is None:
+        return client.chat.completions.create(**kwargs)
+    completions = client.chat.completions
+    if not hasattr(completions, "parse"):
+        completions = client.beta.chat.completions
+    return completions.parse(**{**kwargs, "response_format": call.parse_with})
+
+
+def _dump(result: Any) -> Any:
+    # a parsed message's `parsed` is typed by the caller's model: no serializer warnings
+    return result.model_dump(mode="json", exclude_unset=True, warnings=False)
+
+
+def _describe(exc: Exception) -> str:
+    """One line naming what the SDK raised. A status error keeps only the status: its message quotes
+    the response body, which the exchange already holds."""
+    if isinstance(exc, openai.APIStatusError):
+        return f"{type(exc).__name__}: {exc.status_code}"
+    cause = exc.__cause__
+    text = f"{type(exc).__name__}: {exc}" + (f" (caused by {type(cause).__name__}: {cause})" if cause else "")
+    line = " ".join(text.split())
+    return line if len(line) <= _ERROR_CHARS else line[: _ERROR_CHARS - 1] + "…"
+
+
+def _api_key(tokens: TokenSource | None) -> str:
+    """A token fetched for this call (each call gets its own client, so a long run still refreshes;
+    openai 1.x takes only a string)."""
+    return tokens.token() if tokens else REPLAY_TOKEN
 
 
 def run_sdk(call: Call, tokens: TokenSource | None) -> Exchange:
     """Send ``call`` through ``openai.OpenAI`` and keep the wire traffic and the SDK's typed view.
 
-    The SDK gets the token source itself as a callable ``api_key``, so a long run refreshes."""
-    sent: list[Any] = []
-    received: dict[str, Any] = {}
-    raw = bytearray()
-
-    def on_request(request: Any) -> None:
-        sent.append(request)
-
-    def on_response(response: Any) -> None:
-        received["response"] = response
-        response.stream = _tee_class(type(response).__module__.split(".")[0])(response.stream, raw)
-
-    http_client = openai.DefaultHttpxClient(
-        timeout=call.timeout, event_hooks={"request": [on_request], "response": [on_response]}
-    )
+    Whatever the SDK raises while reading an answer is evidence (``notes["sdk_error"]``, judged by
+    ``sdk.parses``), not a crash of the harness; the view is then ``None``."""
+    tap = _Wiretap()
     client = openai.OpenAI(
         base_url=call.base_url,
-        api_key=tokens.token if tokens else REPLAY_TOKEN,
-        http_client=http_client,
+        api_key=_api_key(tokens),
+        http_client=openai.DefaultHttpxClient(timeout=call.timeout, event_hooks=tap.hooks()),
         max_retries=0,
     )
     sdk_view: Any = None
     sdk_error: str | None = None
     try:
-        if call.parse_with is not None:
-            kwargs = {**sdk_kwargs(call.body), "response_format": call.parse_with}
-            result = client.chat.completions.parse(**kwargs)
-        else:
-            result = client.chat.completions.create(**sdk_kwargs(call.body))
-        if call.streamed:
-            sdk_view = [chunk.model_dump(mode="json", exclude_unset=True) for chunk in result]
-        else:  # a parsed message's `parsed` is typed by the caller's model: no serializer warnings
-            sdk_view = result.model_dump(mode="json", exclude_unset=True, warnings=False)
-    except openai.APIStatusError as exc:
-        sdk_error = f"{type(exc).__name__}: {exc.status_code}"
-    except openai.APIError as exc:
-        cause = f" (caused by {type(exc.__cause__).__name__}: {exc.__cause__})" if exc.__cause__ else ""
-        sdk_error = f"{type(exc).__name__}: {exc}{cause}"
+        result = _send(client, call)
+        sdk_view = [_dump(chunk) for chunk in result] if call.streamed else _dump(result)
+    except Exception as exc:
+        sdk_error = _describe(exc)
     finally:
+        tap.close()
         client.close()
-    if not sent or "response" not in received:
-        raise TransportError(f"the SDK got no response: {sdk_error}")
-    response = received["response"]
-    request = sent[-1]
-    decoded = type(response)(response.status_code, headers=response.headers, content=bytes(raw))
-    text = decoded.read().decode("utf-8", "replace")
-    exchange = Exchange(
-        request=_wire_request(request.method, request.url, request.headers, request.content),
-        status=response.status_code,
-        headers=_response_headers(response.headers),
-        lane="sdk",
-        sdk_view=sdk_view,
+    return tap.exchange("sdk", call, sdk_view, sdk_error)
+
+
+async def _run_sdk_async(call: Call, tokens: TokenSource | None) -> Exchange:
+    tap = _Wiretap()
+    client = openai.AsyncOpenAI(
+        base_url=call.base_url,
+        api_key=_api_key(tokens),
+        http_client=openai.DefaultAsyncHttpxClient(timeout=call.timeout, event_hooks=tap.async_hooks()),
+        max_retries=0,
     )
-    if sdk_error:
-        exchange.notes["sdk_error"] = sdk_error
-    _attach_body(exchange, call, text)
-    return exchange
+    sdk_view: Any = None
+    sdk_error: str | None = None
+    try:
+        result = await _send(client, call)
+        sdk_view = [_dump(chunk) async for chunk in result] if call.streamed else _dump(result)
+    except Exception as exc:
+        sdk_error = _describe(exc)
+    finally:
+        await tap.aclose()
+        await client.close()
+    return tap.exchange("sdk-async", call, sdk_view, sdk_error)
+
+
+def run_sdk_async(call: Call, tokens: TokenSource | None) -> Exchange:
+    """``run_sdk`` through ``openai.AsyncOpenAI``: the SDK's async client, on the async byte stream of
+    the same HTTP library. Runs its own event loop, so the (synchronous) suites can call it."""
+    return asyncio.run(_run_sdk_async(call, tokens))

@@ -298,6 +298,8 @@ class Conformance:
         try:
             if lane == "httpx":
                 return lanes.run_httpx(call, auth.BearerAuth(self.tokens) if self.tokens else None)
+            if lane == "sdk-async":
+                return lanes.run_sdk_async(call, self.tokens)
             return lanes.run_sdk(call, self.tokens)
         except (CannotOverwriteExistingCassetteException, lanes.TransportError, httpx.HTTPError) as exc:
             message = str(exc).strip().splitlines()[0][:400] if str(exc).strip() else type(exc).__name__
@@ -381,7 +383,7 @@ class Conformance:
         age = (
             datetime.now(UTC) - datetime.fromisoformat(recorded.replace("Z", "+00:00"))
         ).total_seconds() / 86400
-        self.record["cassette"]["age_days"] = round(age, 2)
+        self.record["cassette"]["age_days"] = round(age, 4)
         if age <= limit:
             return {CASSETTE_FRESH.id: []}
         message = f"recorded {recorded}, {age:.1f} days ago; --max-cassette-age is {limit:g}: re-record it"

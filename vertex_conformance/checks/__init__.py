@@ -117,6 +117,7 @@ from . import (  # noqa: E402,F401
     request_shape,
     response,
     schema,
+    sdk,
     stream,
     structured,
     thinking,

@@ -42,7 +42,7 @@ def _differences(raw: Any, sdk: Any, path: str) -> list[tuple[str, str]]:
 
 def compare_wire_bodies(raw: Exchange, sdk: Exchange) -> dict[str, list[Finding]]:
     """``{"lanes.same-wire-body": findings}`` for two exchanges of one form (raw lane first)."""
-    if raw.lane != "httpx" or sdk.lane != "sdk":
+    if raw.lane != "httpx" or sdk.lane not in ("sdk", "sdk-async"):
         raise ValueError("compare_wire_bodies takes the raw-lane exchange first, then the SDK lane's")
     raw_body = raw.request.body if raw.request else None
     sdk_body = sdk.request.body if sdk.request else None

@@ -1,0 +1,117 @@
+"""Recording under pytest-xdist: four workers write cassettes side by side, and a run killed with
+SIGKILL part-way leaves only whole cassettes behind.
+
+Both runs are real ``pytest suites -n 4 --mode record`` processes against the sample server on
+127.0.0.1. Each is bounded by a timeout; the killed one runs in its own process group, which is
+the only thing this test ever kills.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from vertex_conformance.paths import ROOT
+from vertex_conformance.recording import AtomicPersister, CassetteSerializer, read_meta
+from vertex_conformance.sample_server import serve_samples
+
+SHIPPED = ROOT / "fixtures" / "cassettes" / "vertex"
+PROJECT = "parallel-proj-123"
+TOKEN = "parallel-recording-token"
+RUN_TIMEOUT = 300.0
+KILL_AFTER_CASSETTES = 4
+# What recording.write_atomically leaves if killed between mkstemp and os.replace: ".<name>.<random>.tmp".
+TEMP_FILE = re.compile(r"^\.[^/]+\.yaml\.[^/.]+\.tmp$")
+
+
+def record_command(base_url: str, cassettes: Path, reports: Path) -> list[str]:
+    return [
+        *(sys.executable, "-m", "pytest", "suites", "-n", "4", "-p", "no:cacheprovider", "-q"),
+        *("--mode", "record", "--project", PROJECT, "--base-url", base_url, "--endpoint-id", "4242"),
+        *("--cassette-dir", str(cassettes), "--report-dir", str(reports)),
+    ]
+
+
+def environment() -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VERTEX_")}
+    return {**clean, "VERTEX_ACCESS_TOKEN": TOKEN}
+
+
+def interactions(path: Path) -> int:
+    """How many interactions the cassette holds, read the way replay reads it (raises if it cannot)."""
+    requests, responses = AtomicPersister.load_cassette(path, CassetteSerializer)[:2]
+    assert len(requests) == len(responses)
+    return len(requests)
+
+
+def assert_whole(path: Path) -> None:
+    """The cassette parses, holds interactions and names the test it was recorded for."""
+    assert interactions(path) >= 1, path
+    assert str(read_meta(path)["test"]).endswith(f"::{path.stem}"), path
+
+
+def test_four_workers_record_every_cassette_completely(tmp_path: Path) -> None:
+    cassettes = tmp_path / "cassettes"
+    with serve_samples() as base_url:
+        result = subprocess.run(
+            record_command(base_url, cassettes, tmp_path / "reports"),
+            cwd=ROOT,
+            env=environment(),
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+        )
+    # 0: all passed, 1: some conformance test failed; anything else is a broken run.
+    assert result.returncode in (0, 1), result.stdout[-3000:] + result.stderr[-2000:]
+    assert "[gw3]" in result.stdout or "4 workers" in result.stdout or "gw3" in result.stdout
+    recorded = {p.relative_to(cassettes) for p in cassettes.rglob("*.yaml")}
+    shipped = {p.relative_to(SHIPPED) for p in SHIPPED.rglob("*.yaml")}
+    assert recorded == shipped
+    for name in sorted(recorded):
+        assert_whole(cassettes / name)
+        assert interactions(cassettes / name) == interactions(SHIPPED / name), name
+    leftovers = [p for p in cassettes.rglob("*") if p.is_file() and p.suffix != ".yaml"]
+    assert leftovers == []
+
+
+def test_a_recording_run_killed_part_way_leaves_only_whole_cassettes(tmp_path: Path) -> None:
+    cassettes = tmp_path / "cassettes"
+    with serve_samples() as base_url:
+        process = subprocess.Popen(
+            record_command(base_url, cassettes, tmp_path / "reports"),
+            cwd=ROOT,
+            env=environment(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: the workers die with it, nothing else does
+        )
+        try:
+            deadline = time.monotonic() + RUN_TIMEOUT
+            while len(list(cassettes.rglob("*.yaml"))) < KILL_AFTER_CASSETTES:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(
+                        f"the recording run ended (status {process.returncode}) or hung before the kill"
+                    )
+                time.sleep(0.01)
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL  # killed part-way, not finished
+
+    files = [p for p in cassettes.rglob("*") if p.is_file()]
+    written = [p for p in files if p.suffix == ".yaml"]
+    assert len(written) >= KILL_AFTER_CASSETTES
+    for path in written:
+        assert_whole(path)
+    strays = [p for p in files if p.suffix != ".yaml"]
+    assert all(TEMP_FILE.match(p.name) for p in strays), strays  # never mistaken for a cassette

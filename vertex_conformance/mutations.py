@@ -1,0 +1,1575 @@
+"""Mutation testing of the checks: break the shipped traffic in named ways and count what they notice.
+
+Every response and stream of every shipped cassette is a *subject*. Each operator of the catalogue
+breaks a subject in one named way (a dropped field, a camelCase key, a second ``[DONE]``, arguments
+that miss their schema…) and yields 0..n *mutants*, each with a description; an operator yields
+nothing where it makes no sense (tool operators on answers without tool calls, say). A mutant is
+*caught* when ``evaluate`` reports a failing requirement that the original exchange did not fail:
+the original may already fail a known deviation (``tools.index-stable``), so verdicts are compared,
+not counted.
+
+Two lists keep the score honest:
+
+- ``EQUIVALENT_REWRITES`` change the bytes but nothing the contract lets a client observe (key
+  order, CRLF framing, SSE comments…). They are excluded from the score; any failure they raise is
+  a *false alarm* of the checks, reported as such.
+- ``ALLOWED_SURVIVORS`` names, with a reason, each mutant the checks are known to miss. A survivor
+  not on it fails ``tests/test_mutations.py``.
+
+Run ``python -m vertex_conformance.mutations`` for the score overall, by operator and by form (the
+suite module a cassette belongs to), and the survivors; ``--json`` prints the same as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import fnmatch
+import json
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .checks import evaluate, failures
+from .checks.tools import declared_tools
+from .exchange import Exchange, WireRequest
+from .findings import json_path
+from .paths import CASSETTES, FIXTURES
+from .recording import SAMPLE_HEADER, AtomicPersister, CassetteSerializer
+
+PROFILE = "vertex"
+SHIPPED = CASSETTES / "vertex"
+MEDIA = FIXTURES / "media"
+JsonPath = tuple[str | int, ...]
+
+
+# --- subjects: the shipped traffic -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One recorded interaction to mutate. ``form`` is its suite module without ``test_``."""
+
+    form: str
+    cassette: str
+    interaction: int
+    exchange: Exchange
+
+    @property
+    def kind(self) -> str:
+        """``stream``, ``plain`` (a successful JSON answer), ``error`` or ``other``."""
+        if self.exchange.streamed:
+            return "stream"
+        if self.exchange.status >= 400:
+            return "error"
+        return "plain" if isinstance(self.exchange.body, dict) else "other"
+
+    @property
+    def request(self) -> dict[str, Any]:
+        body = self.exchange.request.body if self.exchange.request else None
+        return body if isinstance(body, dict) else {}
+
+    @cached_property
+    def events(self) -> tuple[Any, ...]:
+        """The stream's event payloads: a chunk parsed (a dict), anything else as its text."""
+        out = []
+        for event in self.exchange.sse.events:
+            try:
+                parsed = json.loads(event.data)
+            except ValueError:
+                parsed = None
+            out.append(parsed if isinstance(parsed, dict) else event.data)
+        return tuple(out)
+
+
+def exchange_from_interaction(request: Any, response: dict[str, Any]) -> Exchange:
+    """The exchange a cassette interaction (as ``CassetteSerializer`` loads it) stands for."""
+    headers = {
+        name.lower(): str(values[0])
+        for name, values in response["headers"].items()
+        if values and name.lower() != SAMPLE_HEADER
+    }
+    raw = request.body or b""
+    wire = WireRequest(
+        method=request.method,
+        url=request.uri,
+        headers={name.lower(): str(value) for name, value in request.headers.items()},
+        body_text=raw.decode("utf-8") if isinstance(raw, bytes) else str(raw),
+    )
+    text = (response["body"]["string"] or b"").decode("utf-8")
+    status = response["status"]["code"]
+    if headers.get("content-type", "").split(";")[0].strip().lower() == "text/event-stream":
+        return Exchange(wire, status, headers, stream_text=text)
+    return Exchange(wire, status, headers, body_text=text)
+
+
+def load_subjects(root: Path = SHIPPED) -> list[Subject]:
+    """Every distinct interaction of every cassette under ``root``. The lanes record the same answer
+    to the same request twice; one copy is kept, so a mutant is not counted once per lane."""
+    subjects, seen = [], set()
+    for path in sorted(root.rglob("*.yaml")):
+        requests, responses = AtomicPersister.load_cassette(path, CassetteSerializer)[:2]
+        form = path.parent.name.removeprefix("test_")
+        for index, (request, response) in enumerate(zip(requests, responses, strict=True)):
+            exchange = exchange_from_interaction(request, response)
+            wire = exchange.request
+            body = json.dumps(wire.body, sort_keys=True) if wire and wire.body is not None else ""
+            where = urlsplit(wire.url).path if wire else ""
+            key = (
+                form,
+                where,
+                body,
+                exchange.status,
+                exchange.content_type,
+                exchange.body_text,
+                exchange.stream_text,
+            )
+            if key not in seen:
+                seen.add(key)
+                subjects.append(Subject(form, path.relative_to(root).as_posix(), index, exchange))
+    return subjects
+
+
+# --- building mutated exchanges ------------------------------------------------------------------
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _with(subject: Subject, **changes: Any) -> Exchange:
+    """The subject's exchange with other response parts (the request stays as it was sent)."""
+    base = subject.exchange
+    return Exchange(
+        request=base.request,
+        status=changes.get("status", base.status),
+        headers=changes.get("headers", base.headers),
+        body_text=changes.get("body_text", base.body_text if not base.streamed else None),
+        stream_text=changes.get("stream_text", base.stream_text),
+    )
+
+
+def _plain(subject: Subject, body: Any) -> Exchange:
+    return _with(subject, body_text=_dump(body))
+
+
+def render(events: Iterable[Any]) -> str:
+    """SSE text for event payloads: one ``data:`` event per payload, chunks as compact JSON."""
+    return "".join(f"data: {_dump(e) if isinstance(e, dict) else e}\n\n" for e in events)
+
+
+def _stream(subject: Subject, events: Iterable[Any]) -> Exchange:
+    return _with(subject, stream_text=render(events))
+
+
+def _events(subject: Subject) -> list[Any]:
+    """A fresh, mutable copy of the subject's event payloads."""
+    return copy.deepcopy(list(subject.events))
+
+
+def _chunk_positions(events: list[Any]) -> list[int]:
+    return [i for i, e in enumerate(events) if isinstance(e, dict)]
+
+
+def _get(doc: Any, path: JsonPath) -> Any:
+    for part in path:
+        doc = doc[part]
+    return doc
+
+
+def _expand(doc: Any, pattern: str) -> list[JsonPath]:
+    """Every path in ``doc`` that a dotted pattern names (``*`` stands for each item of a list)."""
+    paths: list[JsonPath] = [()]
+    for part in pattern.split("."):
+        found: list[JsonPath] = []
+        for path in paths:
+            node = _get(doc, path)
+            if part == "*" and isinstance(node, list):
+                found.extend((*path, i) for i in range(len(node)))
+            elif isinstance(node, dict) and part in node:
+                found.append((*path, part))
+        paths = found
+    return paths
+
+
+def _where(path: JsonPath, event: int | None = None) -> str:
+    return (f"event {event}: " if event is not None else "") + json_path("$", *path)
+
+
+def _answers(subject: Subject) -> bool:
+    """A successful answer with something to break: a JSON object, or a stream with chunks."""
+    return subject.kind == "plain" or (
+        subject.kind == "stream" and bool(_chunk_positions(list(subject.events)))
+    )
+
+
+Change = Callable[[Any, JsonPath], str | None]  # mutates the document at a path; says what it did
+
+
+def _field_mutants(
+    subject: Subject, plain: Iterable[str], stream: Iterable[str], change: Change
+) -> Iterator[tuple[str, Exchange]]:
+    """One mutant per path a pattern names in a plain answer; for a stream, one per pattern, made in
+    the last chunk that has it (the final chunk carries usage and finish_reason)."""
+    if subject.kind == "plain":
+        for pattern in plain:
+            for path in _expand(subject.exchange.body, pattern):
+                body = copy.deepcopy(subject.exchange.body)
+                what = change(body, path)
+                if what:
+                    yield f"{_where(path)} {what}", _plain(subject, body)
+    elif subject.kind == "stream":
+        for pattern in stream:
+            events = _events(subject)
+            hits = [
+                (pos, paths[0])
+                for pos in _chunk_positions(events)
+                if (paths := _expand(events[pos], pattern))
+            ]
+            if hits:
+                pos, path = hits[-1]
+                what = change(events[pos], path)
+                if what:
+                    yield f"{_where(path, pos)} {what}", _stream(subject, events)
+
+
+def _drop(doc: Any, path: JsonPath) -> str:
+    del _get(doc, path[:-1])[path[-1]]
+    return "dropped"
+
+
+def _flipped(value: Any, key: str | int) -> Any:
+    """``value`` as another JSON type, the way servers get it wrong: numbers as strings, strings as
+    numbers, tool arguments as an object instead of a JSON string."""
+    if key == "arguments" and isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return {"raw": value}
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return 42
+    if isinstance(value, list):
+        return {}
+    if isinstance(value, dict):
+        return [value]
+    return []  # null
+
+
+def _flip(doc: Any, path: JsonPath) -> str:
+    parent, key = _get(doc, path[:-1]), path[-1]
+    before = parent[key]
+    parent[key] = _flipped(before, key)
+    return f"{type(before).__name__} -> {type(parent[key]).__name__}"
+
+
+def _setter(value: Any) -> Change:
+    def change(doc: Any, path: JsonPath) -> str | None:
+        parent, key = _get(doc, path[:-1]), path[-1]
+        if parent[key] == value:
+            return None  # no change, no mutant
+        parent[key] = value
+        return f"= {_dump(value)}"
+
+    return change
+
+
+# --- text of the answer (content) and tool-call arguments, plain or streamed ----------------------
+
+
+def _message_paths(subject: Subject) -> list[JsonPath]:
+    return _expand(subject.exchange.body, "choices.*.message")
+
+
+def _stream_text(events: list[Any], choice: int = 0) -> str | None:
+    parts = [
+        delta["content"]
+        for pos in _chunk_positions(events)
+        for raw in events[pos].get("choices") or []
+        if isinstance(raw, dict) and raw.get("index", 0) == choice
+        for delta in [raw.get("delta") or {}]
+        if isinstance(delta, dict) and isinstance(delta.get("content"), str)
+    ]
+    return "".join(parts) if parts else None
+
+
+def _set_stream_text(events: list[Any], text: str, choice: int = 0) -> None:
+    """Put ``text`` in the first delta that carried content and empty the others: the stream then
+    assembles to ``text`` however the original was split."""
+    first = True
+    for pos in _chunk_positions(events):
+        for raw in events[pos].get("choices") or []:
+            delta = raw.get("delta") if isinstance(raw, dict) and raw.get("index", 0) == choice else None
+            if isinstance(delta, dict) and isinstance(delta.get("content"), str):
+                delta["content"], first = (text if first else ""), False
+
+
+def _text_mutants(
+    subject: Subject, edits: Iterable[tuple[str, Callable[[str], str | None]]]
+) -> Iterator[tuple[str, Exchange]]:
+    """For each ``(description, edit)``: the answer's text edited (``None``: the edit does not apply)."""
+    for description, edit in edits:
+        if subject.kind == "plain":
+            for path in _message_paths(subject):
+                text = _get(subject.exchange.body, path).get("content")
+                new = edit(text) if isinstance(text, str) else None
+                if new is not None and new != text:
+                    body = copy.deepcopy(subject.exchange.body)
+                    _get(body, path)["content"] = new
+                    yield f"{_where((*path, 'content'))}: {description}", _plain(subject, body)
+        elif subject.kind == "stream":
+            events = _events(subject)
+            text = _stream_text(events)
+            new = edit(text) if text is not None else None
+            if new is not None and new != text:
+                _set_stream_text(events, new)
+                yield f"assembled content: {description}", _stream(subject, events)
+
+
+@dataclass
+class _StreamCall:
+    id: Any
+    fragments: list[dict[str, Any]] = field(default_factory=list)  # in order, as carried by the chunks
+
+    @property
+    def arguments(self) -> str:
+        return "".join(
+            f["function"]["arguments"]
+            for f in self.fragments
+            if isinstance(f.get("function"), dict) and isinstance(f["function"].get("arguments"), str)
+        )
+
+    def set_arguments(self, text: str) -> None:
+        """The whole text in the first fragment that carried arguments, the others emptied."""
+        first = True
+        for fragment in self.fragments:
+            function = fragment.get("function")
+            if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+                function["arguments"], first = (text if first else ""), False
+
+
+def _stream_calls(events: list[Any]) -> list[_StreamCall]:
+    """The tool calls of choice 0, grouped by id as the suite's assembler groups them."""
+    calls: dict[Any, _StreamCall] = {}
+    for pos in _chunk_positions(events):
+        for raw in events[pos].get("choices") or []:
+            delta = raw.get("delta") if isinstance(raw, dict) else None
+            for fragment in (delta or {}).get("tool_calls") or [] if isinstance(delta, dict) else []:
+                if isinstance(fragment, dict) and fragment.get("id") is not None:
+                    calls.setdefault(fragment["id"], _StreamCall(fragment["id"])).fragments.append(fragment)
+    return list(calls.values())
+
+
+def _call_mutants(
+    subject: Subject, edit: Callable[[str, dict[str, Any]], Iterator[tuple[str, str]]]
+) -> Iterator[tuple[str, Exchange]]:
+    """For every tool call: ``edit(arguments, call)`` yields ``(description, new arguments)``."""
+    if subject.kind == "plain":
+        for path in _expand(subject.exchange.body, "choices.*.message.tool_calls.*"):
+            call = _get(subject.exchange.body, path)
+            arguments = (call.get("function") or {}).get("arguments")
+            if not isinstance(arguments, str):
+                continue
+            for description, new in edit(arguments, call):
+                body = copy.deepcopy(subject.exchange.body)
+                _get(body, path)["function"]["arguments"] = new
+                yield f"{_where(path)}: {description}", _plain(subject, body)
+    elif subject.kind == "stream":
+        for n, call in enumerate(_stream_calls(list(subject.events))):
+            first = call.fragments[0]
+            for description, new in edit(call.arguments, first):
+                events = _events(subject)
+                _stream_calls(events)[n].set_arguments(new)
+                yield f"streamed call {n} ({call.id}): {description}", _stream(subject, events)
+
+
+def _function(call: dict[str, Any]) -> dict[str, Any]:
+    return call["function"] if isinstance(call.get("function"), dict) else {}
+
+
+# --- the operators --------------------------------------------------------------------------------
+
+Operator = Callable[[Subject], Iterator[tuple[str, Exchange]]]
+OPERATORS: dict[str, Operator] = {}
+
+
+def operator(name: str) -> Callable[[Operator], Operator]:
+    def register(fn: Operator) -> Operator:
+        OPERATORS[name] = fn
+        return fn
+
+    return register
+
+
+_MESSAGE = "choices.*.message"
+_CALL = f"{_MESSAGE}.tool_calls.*"
+_DELTA = "choices.*.delta"
+_USAGE_COUNTS = ("usage.prompt_tokens", "usage.completion_tokens", "usage.total_tokens")
+
+
+@operator("drop-field")
+def drop_field(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """Leave out a field the contract requires (OpenAI's, or the documented Vertex answer's)."""
+    if not _answers(subject):
+        return
+    plain = [
+        "id",
+        "object",
+        "created",
+        "model",
+        "choices",
+        "usage",
+        "choices.*.index",
+        "choices.*.finish_reason",
+        "choices.*.logprobs",
+        _MESSAGE,
+        f"{_MESSAGE}.role",
+        f"{_MESSAGE}.content",
+        f"{_MESSAGE}.audio.data",
+        f"{_CALL}.id",
+        f"{_CALL}.type",
+        f"{_CALL}.function",
+        f"{_CALL}.function.name",
+        f"{_CALL}.function.arguments",
+        *_USAGE_COUNTS,
+    ]
+    stream = [
+        "id",
+        "object",
+        "created",
+        "model",
+        "choices",
+        "usage",
+        "choices.*.index",
+        _DELTA,
+        f"{_DELTA}.tool_calls.*.index",
+        *_USAGE_COUNTS,
+    ]
+    yield from _field_mutants(subject, plain, stream, _drop)
+    if subject.kind == "stream":
+        events = _events(subject)
+        roles = [e for pos in _chunk_positions(events) for e in _expand(events[pos], f"{_DELTA}.role")]
+        if roles:
+            for pos in _chunk_positions(events):
+                for path in _expand(events[pos], f"{_DELTA}.role"):
+                    _drop(events[pos], path)
+            yield "role dropped from every delta", _stream(subject, events)
+
+
+@operator("change-type")
+def change_type(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """Send a field as another JSON type (a count as a string, arguments as an object…)."""
+    if not _answers(subject):
+        return
+    common = [
+        "id",
+        "object",
+        "created",
+        "model",
+        "system_fingerprint",
+        "choices",
+        "choices.*.index",
+        "choices.*.finish_reason",
+        "choices.*.logprobs",
+        "usage",
+        *_USAGE_COUNTS,
+        "usage.completion_tokens_details",
+        "usage.completion_tokens_details.reasoning_tokens",
+        "usage.extra_properties.google.traffic_type",
+    ]
+    plain = [
+        *common,
+        _MESSAGE,
+        f"{_MESSAGE}.role",
+        f"{_MESSAGE}.content",
+        f"{_MESSAGE}.tool_calls",
+        f"{_MESSAGE}.extra_content",
+        f"{_MESSAGE}.extra_content.google.thought_signature",
+        f"{_MESSAGE}.audio",
+        f"{_MESSAGE}.audio.data",
+        f"{_MESSAGE}.audio.extra_content.google.mime_type",
+        f"{_CALL}.function",
+        f"{_CALL}.function.arguments",
+        f"{_CALL}.extra_content.google.thought_signature",
+    ]
+    stream = [
+        *common,
+        _DELTA,
+        f"{_DELTA}.role",
+        f"{_DELTA}.content",
+        f"{_DELTA}.tool_calls",
+        f"{_DELTA}.tool_calls.*.index",
+        f"{_DELTA}.tool_calls.*.function.arguments",
+        f"{_DELTA}.tool_calls.*.extra_content.google.thought_signature",
+    ]
+    yield from _field_mutants(subject, plain, stream, _flip)
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _keys(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _keys(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _keys(item)
+
+
+def _rename(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, dict):
+        return {(new if k == old else k): _rename(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rename(v, old, new) for v in value]
+    return value
+
+
+@operator("camel-case")
+def camel_case(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """Rename a snake_case key to camelCase (Gemini's native spelling), for each such key present:
+    everywhere in a plain answer, in the last chunk that has it in a stream."""
+    if not _answers(subject):
+        return
+    if subject.kind == "plain":
+        for key in dict.fromkeys(k for k in _keys(subject.exchange.body) if "_" in k):
+            yield f"{key} -> {camel(key)}", _plain(subject, _rename(subject.exchange.body, key, camel(key)))
+        return
+    events = list(subject.events)
+    positions = _chunk_positions(events)
+    for key in dict.fromkeys(k for pos in positions for k in _keys(events[pos]) if "_" in k):
+        pos = [p for p in positions if key in set(_keys(events[p]))][-1]
+        mutated = _events(subject)
+        mutated[pos] = _rename(mutated[pos], key, camel(key))
+        yield f"event {pos}: {key} -> {camel(key)}", _stream(subject, mutated)
+
+
+@operator("wrong-object")
+def wrong_object(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """The wrong ``object``: a chunk's name on a plain answer, and the other way round."""
+    if _answers(subject):
+        yield from _field_mutants(
+            subject,
+            ["object"],
+            ["object"],
+            _setter("chat.completion.chunk" if subject.kind == "plain" else "chat.completion"),
+        )
+        yield from _field_mutants(subject, ["object"], ["object"], _setter("text_completion"))
+
+
+@operator("wrong-role")
+def wrong_role(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """A role other than assistant (``model`` is Gemini's native one): on a plain message; on every
+    delta, the first delta or the last delta of a stream."""
+    if subject.kind == "plain":
+        yield from _field_mutants(subject, [f"{_MESSAGE}.role"], [], _setter("model"))
+    elif _answers(subject):
+        events = _events(subject)
+        roles = [(pos, p) for pos in _chunk_positions(events) for p in _expand(events[pos], f"{_DELTA}.role")]
+        for description, chosen in (
+            ("every delta", roles),
+            ("the first delta", roles[:1]),
+            ("the last delta", roles[-1:]),
+        ):
+            if chosen:
+                mutated = _events(subject)
+                for pos, path in chosen:
+                    _get(mutated[pos], path[:-1])["role"] = "model"
+                yield f"role 'model' on {description}", _stream(subject, mutated)
+
+
+def _has_calls(subject: Subject) -> bool:
+    if subject.kind == "plain":
+        return bool(_expand(subject.exchange.body, _CALL))
+    return bool(_stream_calls(list(subject.events)))
+
+
+@operator("finish-reason")
+def finish_reason(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """A wrong, missing, repeated or misplaced ``finish_reason``."""
+    if not _answers(subject):
+        return
+    wrong = "stop" if _has_calls(subject) else "tool_calls"
+    pattern = "choices.*.finish_reason"
+    for value in ("STOP", wrong, None):
+        yield from _field_mutants(subject, [pattern], [pattern], _setter(value))
+    if subject.kind != "stream":
+        return
+    events = _events(subject)
+    finishing = [(pos, path) for pos in _chunk_positions(events) for path in _expand(events[pos], pattern)]
+    if not finishing:
+        return
+    pos, path = finishing[-1]
+    reason = _get(events[pos], path)
+    first = _chunk_positions(events)[0]
+    if first == pos:
+        return
+    for description, keep_last in (
+        ("repeated on the first chunk", True),
+        ("moved to the first chunk", False),
+    ):
+        mutated = _events(subject)
+        _get(mutated[first], path[:-1])["finish_reason"] = reason
+        if not keep_last:
+            del _get(mutated[pos], path[:-1])["finish_reason"]
+        yield f"finish_reason {reason!r} {description}", _stream(subject, mutated)
+
+
+def _done_positions(events: list[Any]) -> list[int]:
+    return [i for i, e in enumerate(events) if e == "[DONE]"]
+
+
+@operator("done-marker")
+def done_marker(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """``[DONE]`` left out, sent twice, sent before the last chunk, or misspelt."""
+    if not _answers(subject) or subject.kind != "stream":
+        return
+    events = list(subject.events)
+    done = _done_positions(events)
+    if not done:
+        return
+    without = [e for e in events if e != "[DONE]"]
+    yield "[DONE] dropped", _stream(subject, without)
+    yield "[DONE] sent twice", _stream(subject, [*events, "[DONE]"])
+    chunks = _chunk_positions(events)
+    if len(chunks) > 1:
+        early = [*without[: chunks[-1]], "[DONE]", *without[chunks[-1] :]]
+        yield "[DONE] before the last chunk", _stream(subject, early)
+    yield "[done] in lower case", _stream(subject, [("[done]" if e == "[DONE]" else e) for e in events])
+
+
+@operator("after-done")
+def after_done(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """Anything after ``[DONE]``: another chunk, or a stray text line."""
+    if not _answers(subject) or subject.kind != "stream" or not _done_positions(list(subject.events)):
+        return
+    events = list(subject.events)
+    last_chunk = events[_chunk_positions(events)[-1]]
+    yield "a chunk after [DONE]", _stream(subject, [*events, last_chunk])
+    yield "a text line after [DONE]", _with(subject, stream_text=render(events) + "that is all\n")
+
+
+@operator("corrupt-json")
+def corrupt_json(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """JSON that does not parse: a body or one event's data cut short; NaN where a count belongs."""
+    if subject.kind == "plain":
+        text = _dump(subject.exchange.body)
+        yield "body cut one character short", _with(subject, body_text=text[:-1])
+        if "usage" in subject.exchange.body:
+            body = copy.deepcopy(subject.exchange.body)
+            body["usage"]["total_tokens"] = float("nan")
+            yield "usage.total_tokens NaN (not JSON)", _with(subject, body_text=json.dumps(body))
+    elif _answers(subject):
+        events = _events(subject)
+        chunks = _chunk_positions(events)
+        pos = chunks[len(chunks) // 2]
+        events[pos] = _dump(events[pos])[:-2]
+        yield f"event {pos}: data cut two characters short", _stream(subject, events)
+
+
+@operator("chunk-drift")
+def chunk_drift(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """One chunk (the last) with another ``id``, ``created`` or ``model`` than the rest."""
+    if not _answers(subject) or subject.kind != "stream" or len(_chunk_positions(list(subject.events))) < 2:
+        return
+    for key, change in (
+        ("id", lambda v: f"{v}x"),
+        ("created", lambda v: v + 1),
+        ("model", lambda v: f"{v}-002"),
+    ):
+        events = _events(subject)
+        last = events[_chunk_positions(events)[-1]]
+        if isinstance(last.get(key), int | str):
+            last[key] = change(last[key])
+            yield f"last chunk's {key} changed to {last[key]!r}", _stream(subject, events)
+
+
+@operator("tool-args-json")
+def tool_args_json(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """Tool-call arguments that are not a JSON object: cut short, empty, or a JSON array."""
+
+    def edits(arguments: str, call: dict[str, Any]) -> Iterator[tuple[str, str]]:
+        if arguments:
+            yield "arguments cut one character short", arguments[:-1]
+            yield "arguments empty", ""
+        yield "arguments a JSON array", "[" + arguments + "]"
+
+    if _answers(subject):
+        yield from _call_mutants(subject, edits)
+
+
+def _violations_of(parameters: Any, value: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """Arguments that break ``parameters``: a value outside an enum, a required key left out, a
+    string property sent as a number."""
+    if not isinstance(parameters, dict):
+        return
+    properties = parameters.get("properties") if isinstance(parameters.get("properties"), dict) else {}
+    for name, schema in properties.items():
+        if not isinstance(schema, dict) or name not in value:
+            continue
+        if isinstance(schema.get("enum"), list):
+            yield (
+                f"{name} outside its enum",
+                _dump({**value, name: "not-" + "-".join(map(str, schema["enum"]))}),
+            )
+        if schema.get("type") == "string":
+            yield f"{name} a number, not a string", _dump({**value, name: 42})
+    for name in parameters.get("required") or []:
+        if name in value:
+            yield f"required {name} left out", _dump({k: v for k, v in value.items() if k != name})
+
+
+@operator("tool-args-schema")
+def tool_args_schema(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """Arguments that parse but break the declared tool's ``parameters``."""
+    tools = declared_tools(subject.request)
+
+    def edits(arguments: str, call: dict[str, Any]) -> Iterator[tuple[str, str]]:
+        try:
+            value = json.loads(arguments)
+        except ValueError:
+            return
+        if isinstance(value, dict):
+            yield from _violations_of(tools.get(_function(call).get("name")), value)
+
+    if _answers(subject) and tools:
+        yield from _call_mutants(subject, edits)
+
+
+def _signature_paths(doc: Any, pattern: str) -> list[JsonPath]:
+    return _expand(doc, f"{pattern}.extra_content.google.thought_signature")
+
+
+@operator("tool-envelope")
+def tool_envelope(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """The call around the arguments: an undeclared function name, a type other than function, the
+    first call's thought_signature left out; streamed, a first fragment without id, type or name."""
+    if not _answers(subject) or not _has_calls(subject):
+        return
+    if subject.kind == "plain":
+        yield from _field_mutants(subject, [f"{_CALL}.function.name"], [], _setter("get_weather_forecast"))
+        yield from _field_mutants(subject, [f"{_CALL}.type"], [], _setter("tool"))
+        first = _signature_paths(subject.exchange.body, f"{_MESSAGE}.tool_calls.0")
+        if first:
+            body = copy.deepcopy(subject.exchange.body)
+            del _get(body, first[0][:-1])["thought_signature"]
+            yield "the first call's thought_signature dropped", _plain(subject, body)
+        return
+    for n, call in enumerate(_stream_calls(list(subject.events))):
+        for description, edit in _fragment_edits(n):
+            events = _events(subject)
+            target = _stream_calls(events)[n]
+            if edit(target):
+                yield f"streamed call {n} ({call.id}): {description}", _stream(subject, events)
+
+
+def _fragment_edits(n: int) -> list[tuple[str, Callable[[_StreamCall], bool]]]:
+    """Edits of one streamed call; each returns whether it changed anything."""
+
+    def pop(*keys: str) -> Callable[[_StreamCall], bool]:
+        def edit(call: _StreamCall) -> bool:
+            holder = call.fragments[0]
+            for key in keys[:-1]:
+                holder = holder.get(key) if isinstance(holder, dict) else None
+            return isinstance(holder, dict) and holder.pop(keys[-1], None) is not None
+
+        return edit
+
+    def rename(call: _StreamCall) -> bool:
+        for fragment in call.fragments:
+            if isinstance(fragment.get("function"), dict) and "name" in fragment["function"]:
+                fragment["function"]["name"] = "get_weather_forecast"
+        return True
+
+    def retype(call: _StreamCall) -> bool:
+        for fragment in call.fragments:
+            fragment["type"] = "tool"
+        return True
+
+    edits = [
+        ("first fragment without type", pop("type")),
+        ("first fragment without function.name", pop("function", "name")),
+        ("an undeclared function name", rename),
+        ("type 'tool' on every fragment", retype),
+    ]
+    if n == 0:  # only the first call of a turn carries a signature; the first call alone starts without an id
+        edits += [
+            ("first fragment without id", pop("id")),
+            ("thought_signature dropped", pop("extra_content", "google", "thought_signature")),
+        ]
+    return edits
+
+
+def _usage(subject: Subject) -> tuple[list[Any], int | None, dict[str, Any]] | None:
+    """``(events, position, usage)`` of a fresh copy (position ``None`` for a plain answer)."""
+    if subject.kind == "plain":
+        body = copy.deepcopy(subject.exchange.body)
+        usage = body.get("usage")
+        return ([body], None, usage) if isinstance(usage, dict) else None
+    if subject.kind == "stream":
+        events = _events(subject)
+        holders = [pos for pos in _chunk_positions(events) if isinstance(events[pos].get("usage"), dict)]
+        return (events, holders[-1], events[holders[-1]]["usage"]) if holders else None
+    return None
+
+
+def _usage_mutant(subject: Subject, events: list[Any]) -> Exchange:
+    return _plain(subject, events[0]) if subject.kind == "plain" else _stream(subject, events)
+
+
+def _reasoning(usage: dict[str, Any]) -> int:
+    details = usage.get("completion_tokens_details")
+    value = details.get("reasoning_tokens") if isinstance(details, dict) else None
+    return value if isinstance(value, int) else 0
+
+
+@operator("usage-arithmetic")
+def usage_arithmetic(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """Counts that do not add up: total off by one; reasoning left out of the total (OpenAI's rule);
+    completion_tokens_details dropped while the total still counts the reasoning."""
+    edits: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
+        ("total_tokens off by one", lambda u: u.update(total_tokens=u["total_tokens"] + 1)),
+    ]
+    found = _usage(subject)
+    if found and _reasoning(found[2]):
+        edits += [
+            (
+                "total_tokens without the reasoning tokens (OpenAI's rule)",
+                lambda u: u.update(total_tokens=u["total_tokens"] - _reasoning(u)),
+            ),
+            (
+                "completion_tokens_details dropped, total unchanged",
+                lambda u: u.pop("completion_tokens_details"),
+            ),
+        ]
+    for description, edit in edits:
+        found = _usage(subject)
+        if found and isinstance(found[2].get("total_tokens"), int):
+            events, _, usage = found
+            edit(usage)
+            yield description, _usage_mutant(subject, events)
+
+
+@operator("negative-count")
+def negative_count(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """A negative token count, the total adjusted so the arithmetic still holds."""
+    found = _usage(subject)
+    if not found:
+        return
+    for key in ("prompt_tokens", "completion_tokens", "reasoning_tokens"):
+        events, _, usage = _usage(subject)  # type: ignore[misc]
+        holder = usage.get("completion_tokens_details") if key == "reasoning_tokens" else usage
+        if isinstance(holder, dict) and isinstance(holder.get(key), int) and holder[key] > 0:
+            usage["total_tokens"] -= 2 * holder[key]
+            holder[key] = -holder[key]
+            yield f"{key} negative ({holder[key]})", _usage_mutant(subject, events)
+
+
+def _image_paths(subject: Subject) -> list[JsonPath]:
+    """The ``message.audio`` of an answer to an image request (plain: the seed shows no stream)."""
+    modalities = subject.request.get("modalities")
+    if subject.kind != "plain" or not (isinstance(modalities, list) and "image" in modalities):
+        return []
+    return _expand(subject.exchange.body, f"{_MESSAGE}.audio")
+
+
+def _image_mutants(
+    subject: Subject, edits: Iterable[tuple[str, Callable[[dict[str, Any]], bool]]]
+) -> Iterator[tuple[str, Exchange]]:
+    for path in _image_paths(subject):
+        for description, edit in edits:
+            body = copy.deepcopy(subject.exchange.body)
+            if edit(_get(body, path)):
+                yield f"{_where(path)}: {description}", _plain(subject, body)
+
+
+def _data_edit(change: Callable[[str], str]) -> Callable[[dict[str, Any]], bool]:
+    def edit(audio: dict[str, Any]) -> bool:
+        data = audio.get("data")
+        if not isinstance(data, str) or change(data) == data:
+            return False  # nothing to change: not a mutant
+        audio["data"] = change(data)
+        return True
+
+    return edit
+
+
+@operator("image-base64")
+def image_base64(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """Image data that is not strict base64: not base64 at all (the documented placeholder), wrapped
+    at 76 characters, the URL-safe alphabet, padding left off, or empty."""
+    yield from _image_mutants(
+        subject,
+        [
+            ("data is the placeholder <BASE64_BYTES>", _data_edit(lambda d: "<BASE64_BYTES>")),
+            (
+                "data wrapped at 76 characters",
+                _data_edit(lambda d: "\n".join(d[i : i + 76] for i in range(0, len(d), 76))),
+            ),
+            ("data in the URL-safe alphabet", _data_edit(lambda d: d.replace("+", "-").replace("/", "_"))),
+            ("data without its padding", _data_edit(lambda d: d.rstrip("="))),
+            ("data empty", _data_edit(lambda d: "")),
+        ],
+    )
+
+
+def _declared(audio: dict[str, Any]) -> dict[str, Any] | None:
+    google = (audio.get("extra_content") or {}).get("google")
+    return google if isinstance(google, dict) else None
+
+
+def _declare(mime: str | None) -> Callable[[dict[str, Any]], bool]:
+    def edit(audio: dict[str, Any]) -> bool:
+        google = _declared(audio)
+        if google is None or google.get("mime_type") == mime:
+            return False
+        if mime is None:
+            del google["mime_type"]
+        else:
+            google["mime_type"] = mime
+        return True
+
+    return edit
+
+
+@operator("image-mime")
+def image_mime(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """Image bytes that do not match the declared MIME type, or a type that is unknown or missing."""
+    edits = []
+    for name in ("pixel.jpg", "pixel.gif", "pixel.webp"):
+        encoded = base64.b64encode((MEDIA / name).read_bytes()).decode("ascii")
+        edits.append((f"data replaced by {name}", _data_edit(lambda d, e=encoded: e)))
+    edits += [
+        (
+            "data replaced by bytes of no image",
+            _data_edit(lambda d: base64.b64encode(b"hello, world").decode()),
+        ),
+        ("mime_type says image/jpeg", _declare("image/jpeg")),
+        ("mime_type says image/bmp (unknown)", _declare("image/bmp")),
+        ("mime_type dropped", _declare(None)),
+    ]
+    yield from _image_mutants(subject, edits)
+
+
+@operator("image-envelope")
+def image_envelope(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """The message around an image: text in content (null expected), the thought_signature dropped."""
+    for path in _image_paths(subject):
+        message = path[:-1]
+        body = copy.deepcopy(subject.exchange.body)
+        _get(body, message)["content"] = "Here is your image."
+        yield f"{_where(message)}: content is text", _plain(subject, body)
+        body = copy.deepcopy(subject.exchange.body)
+        google = (_get(body, message).get("extra_content") or {}).get("google")
+        if isinstance(google, dict) and google.pop("thought_signature", None) is not None:
+            yield f"{_where(message)}: thought_signature dropped", _plain(subject, body)
+
+
+@operator("usage-placement")
+def usage_placement(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """Streamed usage on the wrong chunk: moved to a middle chunk, copied onto one, or on every chunk."""
+    found = _usage(subject) if subject.kind == "stream" else None
+    if not found or len(_chunk_positions(found[0])) < 2:
+        return
+    events, final, usage = found
+    chunks = _chunk_positions(events)
+    middle = chunks[(len(chunks) - 1) // 2]
+    for description, targets, keep_final in (
+        (f"usage moved to event {middle}", [middle], False),
+        (f"usage also on event {middle}", [middle], True),
+        ("usage on every chunk", chunks, True),
+    ):
+        mutated = _events(subject)
+        for pos in targets:
+            mutated[pos]["usage"] = copy.deepcopy(usage)
+        if not keep_final:
+            del mutated[final]["usage"]
+        yield description, _stream(subject, mutated)
+
+
+@operator("content-type")
+def content_type(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """A wrong Content-Type header: a stream served as JSON or text, a JSON answer served as HTML."""
+    if not _answers(subject):
+        return
+    values = ("application/json", "text/plain") if subject.kind == "stream" else ("text/html; charset=utf-8",)
+    for value in values:
+        yield (
+            f"content-type {value}",
+            _with(subject, headers={**subject.exchange.headers, "content-type": value}),
+        )
+
+
+@operator("stray-line")
+def stray_line(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """A line in the stream that is no SSE field: a bare word, a chunk without ``data:``, a field
+    name with its colon missing."""
+    if not _answers(subject) or subject.kind != "stream":
+        return
+    events = list(subject.events)
+    head, tail = render(events[:1]), render(events[1:])
+    yield "a bare 'ping' line", _with(subject, stream_text=f"{head}ping\n\n{tail}")
+    first = events[0] if isinstance(events[0], dict) else {}
+    yield "a chunk without 'data: '", _with(subject, stream_text=f"{head}{_dump(first)}\n\n{tail}")
+    yield "'data' without its colon", _with(subject, stream_text=f"{head}data {_dump(first)}\n\n{tail}")
+
+
+@operator("extension-unknown")
+def extension_unknown(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """An undocumented key in a closed Vertex extension: inside extra_content.google (on a message,
+    tool call, image or delta), beside google in extra_content, or inside usage.extra_properties.google."""
+    if not _answers(subject):
+        return
+
+    def add(key: str, value: Any) -> Change:
+        def change(doc: Any, path: JsonPath) -> str:
+            _get(doc, path)[key] = value
+            return f"gains {key!r}"
+
+        return change
+
+    plain = [f"{_MESSAGE}{where}.extra_content.google" for where in ("", ".audio")] + [
+        f"{_CALL}.extra_content.google"
+    ]
+    stream = [f"{_DELTA}.extra_content.google", f"{_DELTA}.tool_calls.*.extra_content.google"]
+    yield from _field_mutants(subject, plain, stream, add("thought", True))
+    yield from _field_mutants(
+        subject, [f"{_MESSAGE}.extra_content"], [f"{_DELTA}.extra_content"], add("openai", {})
+    )
+    extra = ["usage.extra_properties.google"]
+    yield from _field_mutants(subject, extra, extra, add("traffic_tier", "STANDARD"))
+
+
+@operator("unknown-key")
+def unknown_key(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """A key neither OpenAI nor Vertex documents, where Gemini-native or other vendors' fields leak:
+    candidates at the top, safety_ratings on a choice, reasoning_content on a message or delta,
+    thoughts_token_count in usage."""
+    if not _answers(subject):
+        return
+
+    def add(key: str, value: Any) -> Change:
+        def change(doc: Any, path: JsonPath) -> str:
+            _get(doc, path)[key] = value
+            return f"gains {key!r}"
+
+        return change
+
+    if subject.kind == "plain":
+        body = copy.deepcopy(subject.exchange.body)
+        body["candidates"] = []
+        yield "$ gains 'candidates'", _plain(subject, body)
+    else:
+        events = _events(subject)
+        pos = _chunk_positions(events)[-1]
+        events[pos]["candidates"] = []
+        yield f"event {pos}: $ gains 'candidates'", _stream(subject, events)
+    yield from _field_mutants(subject, ["choices.*"], ["choices.*"], add("safety_ratings", []))
+    yield from _field_mutants(subject, [_MESSAGE], [_DELTA], add("reasoning_content", "thinking..."))
+    yield from _field_mutants(subject, ["usage"], ["usage"], add("thoughts_token_count", 0))
+
+
+def _google(request: dict[str, Any]) -> dict[str, Any]:
+    extra = request.get("extra_body")
+    google = extra.get("google") if isinstance(extra, dict) else None
+    return google if isinstance(google, dict) else {}
+
+
+def _thinking(request: dict[str, Any]) -> dict[str, Any]:
+    config = _google(request).get("thinking_config")
+    return config if isinstance(config, dict) else {}
+
+
+@operator("reasoning-tokens")
+def reasoning_tokens(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """With thinking asked for: reasoning tokens over the thinking budget, zero, or not reported (the
+    total adjusted each time, so only the thinking rule breaks)."""
+    config = _thinking(subject.request)
+    budget = config.get("thinking_budget")
+    found = _usage(subject)
+    if not config or not found or not _reasoning(found[2]):
+        return
+    edits: list[tuple[str, int | None]] = [("zero", 0), ("not reported", None)]
+    if isinstance(budget, int) and budget >= 0:
+        edits.insert(0, (f"over the thinking budget ({budget + 1} > {budget})", budget + 1))
+    for description, value in edits:
+        events, _, usage = _usage(subject)  # type: ignore[misc]
+        details = usage["completion_tokens_details"]
+        usage["total_tokens"] += (value or 0) - details["reasoning_tokens"]
+        if value is None:
+            del details["reasoning_tokens"]
+        else:
+            details["reasoning_tokens"] = value
+        yield f"reasoning_tokens {description}", _usage_mutant(subject, events)
+
+
+@operator("thought-tags")
+def thought_tags(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """With a thought_tag_marker asked for: tags that do not balance (a closing or opening tag lost,
+    a second opening, a stray closing), the thought untagged, emptied, or tagged with another marker."""
+    marker = _google(subject.request).get("thought_tag_marker")
+    if not _answers(subject) or not isinstance(marker, str) or not marker:
+        return
+    opening, closing = f"<{marker}>", f"</{marker}>"
+
+    def needs_tags(edit: Callable[[str], str]) -> Callable[[str], str | None]:
+        return lambda text: edit(text) if opening in text and closing in text else None
+
+    block = re.compile(f"{re.escape(opening)}(.*?){re.escape(closing)}", re.DOTALL)
+    other = "thought" if marker != "thought" else "think"
+    yield from _text_mutants(
+        subject,
+        [
+            ("closing tag lost", needs_tags(lambda t: t.replace(closing, "", 1))),
+            ("opening tag lost", needs_tags(lambda t: t.replace(opening, "", 1))),
+            (
+                "a second opening tag inside the first",
+                needs_tags(lambda t: t.replace(opening, opening * 2, 1)),
+            ),
+            ("a stray closing tag appended", lambda t: t + closing),
+            ("thought left untagged", needs_tags(lambda t: t.replace(opening, "").replace(closing, ""))),
+            ("thought emptied", needs_tags(lambda t: block.sub(opening + closing, t))),
+            (
+                f"thought tagged <{other}>",
+                needs_tags(lambda t: t.replace(opening, f"<{other}>").replace(closing, f"</{other}>")),
+            ),
+        ],
+    )
+
+
+def _json_schema(request: dict[str, Any]) -> dict[str, Any] | None:
+    response_format = request.get("response_format")
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return None
+    schema = (response_format.get("json_schema") or {}).get("schema")
+    return schema if isinstance(schema, dict) else None
+
+
+@operator("structured-output")
+def structured_output(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """With a json_schema response format: content that breaks the schema (a required property left
+    out, one of the wrong type, an extra one where none are allowed) or is not bare JSON."""
+    schema = _json_schema(subject.request)
+    if schema is None or not _answers(subject):
+        return
+
+    def edit(change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> Callable[[str], str | None]:
+        def apply(text: str) -> str | None:
+            try:
+                value = json.loads(text)
+            except ValueError:
+                return None
+            changed = change(value) if isinstance(value, dict) else None
+            return _dump(changed) if changed is not None else None
+
+        return apply
+
+    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    edits: list[tuple[str, Callable[[str], str | None]]] = []
+    for name in schema.get("required") or []:
+        edits.append(
+            (f"required {name} left out", edit(lambda v, n=name: {k: x for k, x in v.items() if k != n}))
+        )
+    for name, prop in properties.items():
+        wrong = {"string": 42, "array": "a, b", "object": [], "integer": "1", "number": "1", "boolean": "yes"}
+        if isinstance(prop, dict) and prop.get("type") in wrong:
+            bad = wrong[prop["type"]]
+            edits.append(
+                (f"{name} of the wrong type", edit(lambda v, n=name, b=bad: {**v, n: b} if n in v else None))
+            )
+    if schema.get("additionalProperties") is False:
+        edits.append(("an undeclared property", edit(lambda v: {**v, "notes": "extra"})))
+    edits += [
+        ("wrapped in a ```json fence", lambda t: f"```json\n{t}\n```"),
+        ("cut one character short", lambda t: t[:-1] if t else None),
+    ]
+    yield from _text_mutants(subject, edits)
+
+
+@operator("model-echo")
+def model_echo(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """The answer names another model than asked for: the google/ prefix lost, or another model."""
+    model = subject.request.get("model")
+    if not _answers(subject) or not isinstance(model, str):
+        return
+    for description, value in (
+        ("without google/", model.removeprefix("google/")),
+        ("another model", "google/gemini-1.5-pro"),
+    ):
+        if value == model:
+            continue
+        if subject.kind == "plain":
+            body = copy.deepcopy(subject.exchange.body)
+            body["model"] = value
+            yield f"model {description}", _plain(subject, body)
+        else:
+            events = _events(subject)
+            for pos in _chunk_positions(events):
+                events[pos]["model"] = value
+            yield f"model {description} on every chunk", _stream(subject, events)
+
+
+@operator("empty-answer")
+def empty_answer(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """An answer with nothing in it: no choices, empty text; a stream of [DONE] alone."""
+    if subject.kind == "plain":
+        body = copy.deepcopy(subject.exchange.body)
+        if body.get("choices"):
+            body["choices"] = []
+            yield "choices empty", _plain(subject, body)
+        if not _has_calls(subject) and not _image_paths(subject):
+            yield from _field_mutants(subject, [f"{_MESSAGE}.content"], [], _setter(""))
+    elif _answers(subject):
+        yield "[DONE] alone", _stream(subject, [e for e in subject.events if not isinstance(e, dict)])
+        if not _has_calls(subject):
+            yield from _text_mutants(subject, [("all text removed", lambda t: "")])
+
+
+@operator("enum-value")
+def enum_value(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """A value outside a documented set: an unknown traffic_type."""
+    if _answers(subject):
+        pattern = "usage.extra_properties.google.traffic_type"
+        yield from _field_mutants(subject, [pattern], [pattern], _setter("STANDARD"))
+
+
+@operator("choice-index")
+def choice_index(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """A choice with the wrong index: 1 for the only choice; in a stream, on its last chunk only."""
+    if _answers(subject):
+        yield from _field_mutants(subject, ["choices.*.index"], ["choices.*.index"], _setter(1))
+
+
+@operator("truncated-stream")
+def truncated_stream(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """A stream cut off: inside the last chunk, or right after it (no blank line, no [DONE])."""
+    if not _answers(subject) or subject.kind != "stream":
+        return
+    events = list(subject.events)
+    last = _chunk_positions(events)[-1]
+    before = render(events[:last])
+    data = _dump(events[last])
+    yield "cut inside the last chunk", _with(subject, stream_text=f"{before}data: {data[: len(data) // 2]}")
+    yield "cut after the last chunk's line", _with(subject, stream_text=f"{before}data: {data}\n")
+
+
+@operator("error-body")
+def error_body(subject: Subject) -> Iterator[tuple[str, Exchange]]:
+    """An error answer whose body is broken: an HTML page instead of JSON (any error); for an error
+    object: a field left out, the code as a string, an unknown key, the array wrapping users
+    reported, OpenAI's error shape."""
+    if subject.kind != "error":
+        return
+    yield "an HTML page instead of JSON", _with(subject, body_text="<html><body>Bad Request</body></html>")
+    body = subject.exchange.body
+    if not (isinstance(body, dict) and isinstance(body.get("error"), dict)):
+        return  # already no error object (schema.error fails on the original): nothing further to break
+    error = body["error"]
+    for key in ("message", "status"):
+        if key in error:
+            yield (
+                f"error.{key} dropped",
+                _with(subject, body_text=_dump({"error": {k: v for k, v in error.items() if k != key}})),
+            )
+    if isinstance(error.get("code"), int):
+        yield (
+            "error.code a string",
+            _with(subject, body_text=_dump({"error": {**error, "code": str(error["code"])}})),
+        )
+    yield (
+        "error gains 'type'",
+        _with(subject, body_text=_dump({"error": {**error, "type": "invalid_request_error"}})),
+    )
+    yield "wrapped in an array", _with(subject, body_text=_dump([body]))
+    openai_shape = {
+        "error": {
+            "message": error.get("message"),
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        }
+    }
+    yield "OpenAI's error shape", _with(subject, body_text=_dump(openai_shape))
+
+
+# --- equivalent rewrites: bytes change, nothing observable does -------------------------------------
+
+
+def _reorder(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _reorder(value[k]) for k in reversed(list(value))}
+    if isinstance(value, list):
+        return [_reorder(v) for v in value]
+    return value
+
+
+def _null_finish_reasons(subject: Subject) -> Exchange | None:
+    events = _events(subject)
+    added = False
+    for pos in _chunk_positions(events):
+        for choice in events[pos].get("choices") or []:
+            if isinstance(choice, dict) and "finish_reason" not in choice:
+                choice["finish_reason"], added = None, True
+    return _stream(subject, events) if added else None
+
+
+def _split_data(subject: Subject) -> Exchange | None:
+    events = list(subject.events)
+    pos = _chunk_positions(events)[0]
+    text = _dump(events[pos])
+    cut = 1  # after the opening brace: between two JSON tokens, never inside a string
+    head, tail = render(events[:pos]), render(events[pos + 1 :])
+    return _with(subject, stream_text=f"{head}data: {text[:cut]}\ndata: {text[cut:]}\n\n{tail}")
+
+
+def _rewrite_stream_text(edit: Callable[[str], str]) -> Callable[[Subject], Exchange | None]:
+    return lambda subject: _with(subject, stream_text=edit(render(subject.events)))
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """An equivalent rewrite: why it changes nothing a client may rely on, and how to make it."""
+
+    reason: str
+    kinds: tuple[str, ...]
+    make: Callable[[Subject], Exchange | None]
+
+
+EQUIVALENT_REWRITES: dict[str, Rewrite] = {
+    "key-order": Rewrite(
+        "JSON objects are unordered (RFC 8259 §4)",
+        ("plain", "stream"),
+        lambda s: (
+            _plain(s, _reorder(s.exchange.body))
+            if s.kind == "plain"
+            else _stream(s, [_reorder(e) for e in s.events])
+        ),
+    ),
+    "pretty-json": Rewrite(
+        "whitespace between JSON tokens is insignificant",
+        ("plain",),
+        lambda s: _with(s, body_text=json.dumps(s.exchange.body, indent=2)),
+    ),
+    "crlf-framing": Rewrite(
+        "SSE lines may end in CRLF (WHATWG HTML, event stream parsing)",
+        ("stream",),
+        _rewrite_stream_text(lambda t: t.replace("\n", "\r\n")),
+    ),
+    "sse-comment": Rewrite(
+        "lines starting with ':' are SSE comments (keep-alives), ignored by clients",
+        ("stream",),
+        _rewrite_stream_text(lambda t: ": keep-alive\n\n" + t.replace("\n\n", "\n\n: keep-alive\n\n", 1)),
+    ),
+    "data-no-space": Rewrite(
+        "the space after 'data:' is optional in SSE",
+        ("stream",),
+        _rewrite_stream_text(lambda t: t.replace("data: ", "data:")),
+    ),
+    "split-data-lines": Rewrite(
+        "SSE joins an event's data: lines with a newline, which JSON ignores between tokens",
+        ("stream",),
+        _split_data,
+    ),
+    "null-finish-reason": Rewrite(
+        "finish_reason null on non-final chunks is what OpenAI sends; Vertex leaves the key out",
+        ("stream",),
+        _null_finish_reasons,
+    ),
+}
+
+
+# --- survivors the checks are known to miss -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """A survivor accepted with a reason: ``description`` is an ``fnmatch`` pattern."""
+
+    operator: str
+    description: str
+    reason: str
+
+    def matches(self, mutant: Mutant) -> bool:
+        return mutant.operator == self.operator and fnmatch.fnmatchcase(mutant.description, self.description)
+
+
+ALLOWED_SURVIVORS: tuple[Allowed, ...] = ()
+
+
+# --- the runner -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mutant:
+    operator: str
+    description: str
+    subject: Subject
+    exchange: Exchange
+
+    @property
+    def label(self) -> str:
+        return f"{self.operator}: {self.description} [{self.subject.cassette}#{self.subject.interaction}]"
+
+
+def mutants(subject: Subject, operators: dict[str, Operator] | None = None) -> Iterator[Mutant]:
+    for name, fn in (operators or OPERATORS).items():
+        for description, exchange in fn(subject):
+            yield Mutant(name, description, subject, exchange)
+
+
+def equivalents(subject: Subject) -> Iterator[Mutant]:
+    for name, rewrite in EQUIVALENT_REWRITES.items():
+        if subject.kind in rewrite.kinds and _answers(subject):
+            exchange = rewrite.make(subject)
+            if exchange is not None:
+                yield Mutant(name, rewrite.reason, subject, exchange)
+
+
+def failing(exchange: Exchange, profile: str = PROFILE) -> frozenset[str]:
+    """The requirements ``exchange`` fails."""
+    return frozenset(f.requirement for f in failures(evaluate(exchange, profile)[0]))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    mutant: Mutant
+    new_failures: frozenset[str]  # failing requirements the original did not fail
+
+    @property
+    def caught(self) -> bool:
+        return bool(self.new_failures)
+
+    @property
+    def allowed(self) -> Allowed | None:
+        return next((a for a in ALLOWED_SURVIVORS if a.matches(self.mutant)), None)
+
+
+@dataclass(frozen=True)
+class Run:
+    subjects: list[Subject]
+    outcomes: list[Outcome]
+    rewrites: list[Outcome]  # equivalent rewrites; a caught one is a false alarm
+
+    @property
+    def score(self) -> float:
+        return sum(o.caught for o in self.outcomes) / len(self.outcomes) if self.outcomes else 0.0
+
+    @property
+    def survivors(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.caught]
+
+    @property
+    def false_alarms(self) -> list[Outcome]:
+        return [o for o in self.rewrites if o.caught]
+
+    def by(self, key: Callable[[Outcome], str]) -> dict[str, tuple[int, int]]:
+        """``{group: (caught, total)}``, groups sorted."""
+        table: dict[str, list[int]] = {}
+        for outcome in self.outcomes:
+            counts = table.setdefault(key(outcome), [0, 0])
+            counts[0] += outcome.caught
+            counts[1] += 1
+        return {k: (v[0], v[1]) for k, v in sorted(table.items())}
+
+
+def run(subjects: list[Subject] | None = None, profile: str = PROFILE) -> Run:
+    """Every mutant and equivalent rewrite of every subject, judged against its original."""
+    subjects = load_subjects() if subjects is None else subjects
+    outcomes, rewrites = [], []
+    for subject in subjects:
+        before = failing(subject.exchange, profile)
+        for mutant in mutants(subject):
+            outcomes.append(Outcome(mutant, failing(mutant.exchange, profile) - before))
+        for rewrite in equivalents(subject):
+            rewrites.append(Outcome(rewrite, failing(rewrite.exchange, profile) - before))
+    return Run(subjects, outcomes, rewrites)
+
+
+def _rate(caught: int, total: int) -> str:
+    return f"{caught}/{total} ({caught / total:.1%})" if total else "0/0"
+
+
+def format_run(result: Run) -> str:
+    caught = sum(o.caught for o in result.outcomes)
+    lines = [
+        f"mutation score: {_rate(caught, len(result.outcomes))} over {len(result.subjects)} distinct "
+        f"recorded interactions, {len(OPERATORS)} operators",
+        "",
+        "by operator:",
+        *(
+            f"  {name:<20} {_rate(*counts)}"
+            for name, counts in result.by(lambda o: o.mutant.operator).items()
+        ),
+        "",
+        "by form:",
+        *(
+            f"  {name:<30} {_rate(*counts)}"
+            for name, counts in result.by(lambda o: o.mutant.subject.form).items()
+        ),
+        "",
+        f"survivors: {len(result.survivors)}",
+    ]
+    for outcome in result.survivors:
+        allowed = outcome.allowed
+        lines.append(f"  {outcome.mutant.label}")
+        lines.append(f"    {'allowed: ' + allowed.reason if allowed else 'NOT IN ALLOWED_SURVIVORS'}")
+    lines += [
+        "",
+        f"equivalent rewrites (excluded from the score): {len(result.rewrites)}, "
+        f"false alarms: {len(result.false_alarms)}",
+        *(f"  {name}: {rewrite.reason}" for name, rewrite in EQUIVALENT_REWRITES.items()),
+    ]
+    for outcome in result.false_alarms:
+        lines.append(f"  FALSE ALARM {outcome.mutant.label}: {sorted(outcome.new_failures)}")
+    return "\n".join(lines)
+
+
+def as_json(result: Run) -> dict[str, Any]:
+    def table(counts: dict[str, tuple[int, int]]) -> dict[str, dict[str, int]]:
+        return {k: {"caught": c, "total": t} for k, (c, t) in counts.items()}
+
+    return {
+        "score": result.score,
+        "caught": sum(o.caught for o in result.outcomes),
+        "total": len(result.outcomes),
+        "subjects": len(result.subjects),
+        "by_operator": table(result.by(lambda o: o.mutant.operator)),
+        "by_form": table(result.by(lambda o: o.mutant.subject.form)),
+        "survivors": [
+            {"mutant": o.mutant.label, "allowed": o.allowed.reason if o.allowed else None}
+            for o in result.survivors
+        ],
+        "equivalent_rewrites": len(result.rewrites),
+        "false_alarms": [
+            {"mutant": o.mutant.label, "failures": sorted(o.new_failures)} for o in result.false_alarms
+        ],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m vertex_conformance.mutations",
+        description="Mutation score of the checks over the shipped cassettes.",
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args(argv)
+    result = run()
+    print(json.dumps(as_json(result), indent=2) if args.json else format_run(result))
+    unexplained = [o for o in result.survivors if o.allowed is None]
+    return 1 if unexplained or result.false_alarms else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
