@@ -6,6 +6,7 @@ one test that really sleeps. HTTPS runs verify the server's trustme certificate.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import socket
 import ssl
@@ -34,7 +35,9 @@ from fault_server import (
 from vertex_conformance.exchange import Exchange
 from vertex_conformance.resilience import (
     INFRA,
+    AsyncRetryTransport,
     Attempt,
+    Httpx2AsyncRetryTransport,
     Httpx2RetryTransport,
     RetryPolicy,
     RetryTransport,
@@ -182,9 +185,12 @@ def test_timeouts_must_be_positive_and_configure_either_library() -> None:
     assert isinstance(Timeouts().for_client("httpx2"), httpx2.Timeout)
 
 
-def test_retry_transport_picks_the_library_by_name() -> None:
+def test_retry_transport_picks_the_library_and_the_flavour_by_name() -> None:
     assert isinstance(retry_transport("httpx2"), Httpx2RetryTransport)
     assert isinstance(retry_transport("httpx"), RetryTransport)
+    assert isinstance(retry_transport("httpx", asynchronous=True), AsyncRetryTransport)
+    assert isinstance(retry_transport("httpx2", asynchronous=True), Httpx2AsyncRetryTransport)
+    assert isinstance(retry_transport("httpx2").inner, httpx2.HTTPTransport)
     with pytest.raises(ValueError, match="no retrying transport for 'requests'"):
         retry_transport("requests")
 
@@ -441,6 +447,68 @@ def test_the_sdks_error_after_exhausted_retries_is_infra_with_the_body_as_eviden
     assert "HTTP 503" in evidence(raised.value) and "try later" in evidence(raised.value)
 
 
+# --- the async transports (the sdk-async lane) ----------------------------------------------------
+
+
+def async_sleep_recorder(delays: list[float]) -> Any:
+    async def sleep(seconds: float) -> None:
+        delays.append(seconds)
+
+    return sleep
+
+
+def test_the_async_httpx_transport_retries_a_reset_and_a_503(setup: Setup) -> None:
+    async def run(url: str) -> tuple[httpx.Response, list[int | None]]:
+        inner = httpx.AsyncHTTPTransport(verify=setup.client_tls)
+        transport = AsyncRetryTransport(inner, FAST, sleep=async_sleep_recorder(setup.delays))
+        async with httpx.AsyncClient(transport=transport) as client:
+            response = await client.post(url + CHAT_PATH, json={})
+        return response, [a.status for a in transport.attempts]
+
+    with setup.serve(reset(), status(503, retry_after="1"), ok()) as server:
+        response, statuses = asyncio.run(run(server.url))
+    assert response.status_code == 200
+    assert statuses == [None, 503, 200]
+    assert setup.delays[1] == 1.0 and len(server.hits) == 3
+
+
+def test_the_async_transport_passes_trace_events_on_to_the_callers_async_hook(plain: Setup) -> None:
+    events: list[str] = []
+
+    async def hook(name: str, info: dict[str, Any]) -> None:
+        events.append(name)
+
+    async def run(url: str) -> int:
+        transport = AsyncRetryTransport(sleep=async_sleep_recorder(plain.delays))
+        async with httpx.AsyncClient(transport=transport) as client:
+            response = await client.post(url + CHAT_PATH, json={}, extensions={"trace": hook})
+        return response.status_code
+
+    with plain.serve(reset(), ok()) as server:
+        assert asyncio.run(run(server.url)) == 200
+    assert events.count("http11.receive_response_headers.complete") == 1
+
+
+def test_the_async_sdk_over_the_httpx2_async_transport_gets_through_a_429(setup: Setup) -> None:
+    async def run(url: str) -> str | None:
+        inner = httpx2.AsyncHTTPTransport(verify=setup.client_tls)
+        transport = Httpx2AsyncRetryTransport(inner, FAST, sleep=async_sleep_recorder(setup.delays))
+        client = openai.AsyncOpenAI(
+            base_url=url + SDK_BASE,
+            api_key="fault-server-key",
+            http_client=openai.DefaultAsyncHttpxClient(transport=transport),
+            max_retries=0,
+        )
+        async with client:
+            completion = await client.chat.completions.create(model="google/gemini", messages=MESSAGES)
+        return completion.choices[0].message.content
+
+    with setup.serve(status(429, retry_after="3"), ok()) as server:
+        assert asyncio.run(run(server.url)) == "ok"
+    assert setup.delays == [3.0]
+    assert len(server.hits) == 2
+
+
 # --- the verdict ---------------------------------------------------------------------------------
 
 
@@ -458,6 +526,24 @@ def test_errors_of_the_harness_or_the_request_are_not_infra() -> None:
     assert classify(ValueError("bad fixture")) is None
     assert classify(httpx.UnsupportedProtocol("ftp")) is None
     assert classify(openai.APITimeoutError(request=httpx2.Request("POST", "http://127.0.0.1/"))) == INFRA
+
+
+def test_an_error_raised_while_handling_a_timeout_is_not_a_timeout() -> None:
+    try:
+        try:
+            raise httpx.ReadTimeout("slow")
+        except httpx.ReadTimeout:
+            raise ValueError("a check broke")  # noqa: B904 -- the implicit context is the point
+    except ValueError as exc:
+        assert classify(exc) is None
+    try:
+        try:
+            raise httpx.ReadTimeout("slow")
+        except httpx.ReadTimeout as timeout:
+            raise RuntimeError("wrapped") from timeout
+    except RuntimeError as exc:
+        assert classify(exc) == INFRA
+        assert evidence(exc) == "RuntimeError: wrapped <- ReadTimeout: slow"
 
 
 def test_evidence_hides_the_project_id_and_withholds_credentials() -> None:

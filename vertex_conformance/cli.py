@@ -3,7 +3,8 @@
 ``check`` runs the very checks the suite runs, over response bodies and SSE streams saved to
 files, so a response seen in a log can be judged without replaying it. Exit status: 0 when every
 file conforms, 1 when any violates a requirement, 2 for input that cannot be checked at all or
-bad usage (always one line on stderr, never a traceback).
+bad usage (always one line on stderr, never a traceback). ``diff`` compares two runs' reports
+(0: no regression, 1: a regression, 2: unreadable), ``matrix`` renders a report as an HTML page.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import replay_server, schemas
+from . import baseline, matrix, replay_server, schemas
 from .capture import UnreadableInput, kind_of, read_capture, read_request
 from .checks import evaluate, failures
 from .exchange import WireRequest
@@ -128,6 +129,30 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r.conforms for r in reports) else EXIT_VIOLATION
 
 
+def _diff(args: argparse.Namespace) -> int:
+    try:
+        comparison = baseline.compare(baseline.load(Path(args.baseline)), baseline.load(Path(args.current)))
+    except baseline.UnreadableResults as exc:
+        _error(str(exc))
+        return EXIT_UNREADABLE
+    print(comparison.to_json() if args.json else comparison.to_text())
+    return comparison.exit_code
+
+
+def _matrix(args: argparse.Namespace) -> int:
+    try:
+        document = baseline.load(Path(args.results))
+        matrix.write(Path(args.output), document)
+    except baseline.UnreadableResults as exc:
+        _error(str(exc))
+        return EXIT_UNREADABLE
+    except OSError as exc:
+        _error(f"{args.output}: cannot write: {exc}")
+        return EXIT_UNREADABLE
+    print(f"{args.output}: {len(document['tests'])} tests")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -156,6 +181,35 @@ def build_parser() -> argparse.ArgumentParser:
     checking.add_argument("--json", action="store_true", help="print one JSON document")
     checking.add_argument("files", nargs="+", metavar="FILE")
     checking.set_defaults(run=_check)
+
+    diffing = commands.add_parser(
+        "diff",
+        help="compare a run's results.json with a baseline's (the SDK release gate)",
+        description="Compare two results.json reports test by test and requirement by requirement. "
+        "Exit 0: no regression; 1: a regression; 2: unreadable input or bad usage.",
+    )
+    diffing.add_argument("baseline", metavar="BASELINE.json", help="the report of the reference run")
+    diffing.add_argument("current", metavar="CURRENT.json", help="the report of the run under test")
+    diffing.add_argument("--json", action="store_true", help="print one JSON document")
+    diffing.set_defaults(run=_diff)
+
+    page = commands.add_parser(
+        "matrix",
+        help="render a results.json as a self-contained HTML matrix page",
+        description="Write the matrix page (forms by lane, with the evidence of every test). "
+        "Exit 0: written; 2: unreadable input, an unwritable output or bad usage.",
+    )
+    page.add_argument(
+        "results",
+        nargs="?",
+        default="reports/results.json",
+        metavar="RESULTS.json",
+        help="the report to render (default: reports/results.json)",
+    )
+    page.add_argument(
+        "-o", "--output", default="reports/index.html", help="the page to write (default: reports/index.html)"
+    )
+    page.set_defaults(run=_matrix)
     replay_server.add_command(commands)
     return parser
 

@@ -19,7 +19,7 @@ import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 from vcr.errors import CannotOverwriteExistingCassetteException
 
-from . import auth, expectations, lanes, recording, report, shapes, targets
+from . import auth, baseline, expectations, lanes, matrix, recording, report, shapes, targets
 from .checks import evaluate, failures
 from .config import ConfigError, RunConfig
 from .exchange import Exchange
@@ -45,6 +45,7 @@ _RECORD_KEY = "vertex_conformance"
 _CONFIG = pytest.StashKey[RunConfig]()
 _EXPECTATIONS = pytest.StashKey[list[expectations.Expectation]]()
 _RESULT = pytest.StashKey[dict[str, Any]]()
+_EXCERPT = 2000  # characters of each request and response body kept in a test's evidence
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -80,6 +81,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="replay: fail tests whose cassette was recorded more than this many days ago",
     )
     add("--expectations", default=None, help="known deviations file (default expectations/<target>.yaml)")
+    add(
+        "--baseline",
+        metavar="PATH",
+        type=baseline.pytest_option,
+        default=None,
+        help="a results.json to compare this run with: writes comparison.json, exit 1 on a regression",
+    )
 
 
 def is_conformance_run(config: pytest.Config) -> bool:
@@ -398,12 +406,14 @@ class Conformance:
         )
         outcome = worst(list(outcomes.values()))
         found = failures(results)
+        evidence = [_evidence(e, _secrets(self.config)) for e in exchanges]
         self.record.update(
             requirements={rid: o.value for rid, o in sorted(outcomes.items())},
             findings=[{**f.to_dict(), "outcome": outcomes[f.requirement].value} for f in found],
             expectations={rid: e.to_dict() for rid, e in sorted(applied.items())},
             observations=observations,
             status=[e.status for e in exchanges] if len(exchanges) > 1 else exchanges[0].status,
+            evidence=evidence if len(evidence) > 1 else evidence[0],
             outcome=outcome.value,
         )
         notes = {k: v for e in exchanges for k, v in e.notes.items()}
@@ -431,6 +441,28 @@ class Conformance:
     def _expectations_file(self) -> str:
         listed = self.request.config.getoption("expectations")
         return listed or _relative(expectations.default_path(self.config.target))
+
+
+def _evidence(exchange: Exchange, secrets: list[str]) -> dict[str, Any]:
+    """The start of what crossed the wire, for the report; the project id never appears (URL
+    placeholders as in cassettes, and a live id scrubbed from the bodies)."""
+
+    def excerpt(text: str | None) -> dict[str, Any]:
+        text = text or ""
+        for secret in secrets:
+            text = text.replace(secret, recording.PROJECT)
+        return {"body": text[:_EXCERPT], "truncated": len(text) > _EXCERPT}
+
+    out: dict[str, Any] = {"lane": exchange.lane}
+    if exchange.request is not None:
+        request = exchange.request
+        out["request"] = {
+            "method": request.method,
+            "url": recording.with_placeholders(request.url),
+            **excerpt(request.body_text),
+        }
+    out["response"] = {"status": exchange.status, **excerpt(exchange.stream_text or exchange.body_text)}
+    return out
 
 
 def _relative(path: Path) -> str:
@@ -494,7 +526,28 @@ class ResultCollector:
         document = report.build(
             self.cfg.describe(), report.versions(lanes.http_library()), list(self.tests.values())
         )
-        report.write(Path(self.cfg.report_dir) / "results.json", document)
+        directory, path = Path(self.cfg.report_dir), self.config.getoption("baseline")
+        comparison, lines = None, []
+        if path:  # read before results.json is written: the baseline may be the last run's, in place
+            try:
+                comparison = baseline.compare(baseline.load(Path(path)), document)
+            except baseline.UnreadableResults as exc:  # readable at the start, gone or changed since
+                lines = [f"vertex-conformance: --baseline: {exc}"]
+        report.write(directory / "results.json", document)
+        matrix.write(directory / "index.html", document)
+        if not path:
+            return
+        if comparison is not None:
+            report.write(directory / "comparison.json", comparison.to_dict())
+            lines = [*comparison.lines(), f"comparison: {directory / 'comparison.json'}"]
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:
+            terminal.write("\n")  # the progress line may still be open (-q)
+            terminal.write_sep("-", f"comparison with the baseline {path}")
+            for line in lines:
+                terminal.write_line(line)
+        if (comparison is None or comparison.exit_code) and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if hasattr(self.config, "workerinput"):

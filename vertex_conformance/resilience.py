@@ -21,16 +21,20 @@ Waits use full jitter (a random delay between 0 and the exponential cap) unless 
 ``Retry-After`` (seconds or an HTTP date), which is honoured; every wait is capped by
 ``max_delay`` and by what is left of ``max_total_wait``, so a run never sleeps unboundedly.
 
-The retry logic is one ``RetryState`` shared by two transports: ``RetryTransport`` for plain httpx
-and ``Httpx2RetryTransport`` for the openai SDK (openai >= 3 runs on httpx2; pass it as
-``openai.DefaultHttpxClient(transport=...)``). ``retry_transport(library)`` picks one by name.
+The retry decisions are one ``RetryState`` shared by four transports: ``RetryTransport`` for plain
+httpx, ``Httpx2RetryTransport`` for the openai SDK (openai >= 3 runs on httpx2; pass it as
+``openai.DefaultHttpxClient(transport=...)``), and their async twins ``AsyncRetryTransport`` and
+``Httpx2AsyncRetryTransport`` (``openai.DefaultAsyncHttpxClient``). ``retry_transport(library,
+asynchronous=...)`` picks one by name.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from types import ModuleType
@@ -130,13 +134,14 @@ def _short_error(exc: BaseException) -> str:
 
 
 class RetryState:
-    """The retry decisions for one request, whichever HTTP library carries it.
+    """The retry decisions for one request, whichever HTTP library (and sync or async) carries it.
 
-    Each ``on_*`` call records the attempt and returns the seconds to wait before the next one,
-    or None to stop (return the response, or re-raise the exception)."""
+    ``begin`` starts an attempt; each ``on_*`` call records it and returns the seconds to wait
+    before the next one, or None to stop (return the response, or re-raise the exception)."""
 
     def __init__(self, policy: RetryPolicy, library: ModuleType, attempts: list[Attempt]) -> None:
         self.policy, self.attempts, self.waited, self._pause = policy, attempts, 0.0, 0.0
+        self.number, self.response_started = 0, False
         self._retryable = (
             library.ConnectError,
             library.ConnectTimeout,
@@ -145,49 +150,84 @@ class RetryState:
             library.RemoteProtocolError,
         )
 
-    def _next_pause(self, number: int, retry_after: str | None) -> float | None:
-        if number >= self.policy.max_attempts or self.waited >= self.policy.max_total_wait:
+    def begin(self) -> None:
+        self.number += 1
+        self.response_started = False
+
+    def saw(self, event: str) -> None:
+        """An httpcore trace event of the current attempt: note when the response headers are in."""
+        if event.endswith("receive_response_headers.complete"):
+            self.response_started = True
+
+    def _next_pause(self, retry_after: str | None) -> float | None:
+        if self.number >= self.policy.max_attempts or self.waited >= self.policy.max_total_wait:
             return None
-        self._pause = self.policy.delay(number, retry_after, self.waited)
+        self._pause = self.policy.delay(self.number, retry_after, self.waited)
         self.waited += self._pause
         return self._pause
 
-    def on_response(self, number: int, response: Any) -> float | None:
-        self.attempts.append(Attempt(number, response.status_code, None, self._pause))
+    def on_response(self, response: Any) -> float | None:
+        self.attempts.append(Attempt(self.number, response.status_code, None, self._pause))
         if response.status_code not in self.policy.retry_statuses:
             return None
-        return self._next_pause(number, response.headers.get("retry-after"))
+        return self._next_pause(response.headers.get("retry-after"))
 
-    def on_error(self, number: int, exc: Exception, response_started: bool) -> float | None:
-        self.attempts.append(Attempt(number, None, _short_error(exc), self._pause))
-        if response_started or not isinstance(exc, self._retryable):
+    def on_error(self, exc: Exception) -> float | None:
+        self.attempts.append(Attempt(self.number, None, _short_error(exc), self._pause))
+        if self.response_started or not isinstance(exc, self._retryable):
             return None
-        return self._next_pause(number, None)
+        return self._next_pause(None)
 
 
-def _watching(trace: Any, started: list[bool]) -> Callable[[str, dict[str, Any]], None]:
-    """An httpcore ``trace`` hook that notes when the response headers are complete (and passes
-    every event on to the caller's own hook). Under vcrpy's recorder the inner transport reads the
-    whole body before it returns, so an error it raises may come from the middle of a stream: this
-    is how the transport still tells "before the response" from "mid-stream"."""
+@contextmanager
+def _watching(request: Any, state: RetryState, asynchronous: bool) -> Iterator[None]:
+    """Install an httpcore ``trace`` hook on ``request`` that tells ``state`` when the response
+    headers are complete, passing every event on to the caller's own hook; put that back after.
+
+    Under vcrpy's recorder the inner transport reads the whole body before it returns, so an error
+    it raises may come from the middle of a stream: this is how the transport still tells "before
+    the response" from "mid-stream"."""
+    own = request.extensions.get("trace")
 
     def hook(name: str, info: dict[str, Any]) -> None:
-        if name.endswith("receive_response_headers.complete"):
-            started.append(True)
-        if trace is not None:
-            trace(name, info)
+        state.saw(name)
+        if own is not None:
+            own(name, info)
 
-    return hook
+    async def async_hook(name: str, info: dict[str, Any]) -> None:
+        state.saw(name)
+        if own is not None:
+            await own(name, info)
+
+    request.extensions["trace"] = async_hook if asynchronous else hook
+    try:
+        yield
+    finally:
+        if own is None:
+            request.extensions.pop("trace", None)
+        else:
+            request.extensions["trace"] = own
 
 
 class _Retrying:
-    """The transport body shared by the httpx and httpx2 transports (``_library`` tells them apart).
+    """What the four transports share (``_library`` names httpx or httpx2).
 
-    ``attempts`` lists every attempt of every request sent through this transport, in order: give
+    ``attempts`` lists every attempt of every request sent through the transport, in order: give
     each call its own transport for per-call evidence."""
 
     _library: ClassVar[ModuleType]
 
+    def __init__(self, inner: Any, policy: RetryPolicy | None, sleep: Callable[[float], Any]) -> None:
+        self.inner = inner
+        self.policy = policy or RetryPolicy()
+        self.attempts: list[Attempt] = []
+        self._sleep = sleep
+
+    def _state(self) -> RetryState:
+        return RetryState(self.policy, self._library, self.attempts)
+
+
+class _SyncRetrying(_Retrying):
     def __init__(
         self,
         inner: Any = None,
@@ -195,62 +235,95 @@ class _Retrying:
         *,
         sleep: Callable[[float], Any] = time.sleep,
     ) -> None:
-        self.inner = inner if inner is not None else self._library.HTTPTransport()
-        self.policy = policy or RetryPolicy()
-        self.attempts: list[Attempt] = []
-        self._sleep = sleep
+        super().__init__(inner if inner is not None else self._library.HTTPTransport(), policy, sleep)
 
     def handle_request(self, request: Any) -> Any:
         request.read()  # a generator body could be sent once only; a retry needs it again
-        state = RetryState(self.policy, self._library, self.attempts)
-        trace = request.extensions.get("trace")
-        number = 0
-        try:
+        state = self._state()
+        with _watching(request, state, asynchronous=False):
             while True:
-                number += 1
-                started: list[bool] = []
-                request.extensions["trace"] = _watching(trace, started)
+                state.begin()
                 try:
                     response = self.inner.handle_request(request)
                 except self._library.TransportError as exc:
-                    pause = state.on_error(number, exc, response_started=bool(started))
-                    if pause is None:
+                    if (pause := state.on_error(exc)) is None:
                         raise
                 else:
-                    pause = state.on_response(number, response)
-                    if pause is None:
+                    if (pause := state.on_response(response)) is None:
                         return response
-                    self._discard(response)
+                    with suppress(self._library.TransportError):  # its body is not evidence
+                        response.read()  # read to the end, so the connection goes back to the pool
+                    response.close()
                 self._sleep(pause)
-        finally:
-            if trace is None:
-                request.extensions.pop("trace", None)
-            else:
-                request.extensions["trace"] = trace
-
-    def _discard(self, response: Any) -> None:
-        """Read and close a response that is being retried, so its connection goes back to the pool."""
-        try:
-            response.read()
-        except self._library.TransportError:
-            pass  # its body is not evidence; the next attempt is
-        finally:
-            response.close()
 
     def close(self) -> None:
         self.inner.close()
 
 
-class RetryTransport(_Retrying, httpx.BaseTransport):
+class _AsyncRetrying(_Retrying):
+    def __init__(
+        self,
+        inner: Any = None,
+        policy: RetryPolicy | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        super().__init__(inner if inner is not None else self._library.AsyncHTTPTransport(), policy, sleep)
+
+    async def handle_async_request(self, request: Any) -> Any:
+        await request.aread()
+        state = self._state()
+        with _watching(request, state, asynchronous=True):
+            while True:
+                state.begin()
+                try:
+                    response = await self.inner.handle_async_request(request)
+                except self._library.TransportError as exc:
+                    if (pause := state.on_error(exc)) is None:
+                        raise
+                else:
+                    if (pause := state.on_response(response)) is None:
+                        return response
+                    with suppress(self._library.TransportError):
+                        await response.aread()
+                    await response.aclose()
+                await self._sleep(pause)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class RetryTransport(_SyncRetrying, httpx.BaseTransport):
     """An httpx transport that retries what ``RetryPolicy`` says is safe (the raw httpx lane)."""
 
     _library = httpx
 
 
-class Httpx2RetryTransport(_Retrying, httpx2.BaseTransport):
+class Httpx2RetryTransport(_SyncRetrying, httpx2.BaseTransport):
     """The same over httpx2, for ``openai.DefaultHttpxClient(transport=...)`` (openai >= 3)."""
 
     _library = httpx2
+
+
+class AsyncRetryTransport(_AsyncRetrying, httpx.AsyncBaseTransport):
+    """The async httpx transport (``openai.DefaultAsyncHttpxClient`` of openai < 3)."""
+
+    _library = httpx
+
+
+class Httpx2AsyncRetryTransport(_AsyncRetrying, httpx2.AsyncBaseTransport):
+    """The async httpx2 transport, for ``openai.DefaultAsyncHttpxClient(transport=...)`` (openai >= 3)."""
+
+    _library = httpx2
+
+
+AnyRetryTransport = RetryTransport | Httpx2RetryTransport | AsyncRetryTransport | Httpx2AsyncRetryTransport
+_TRANSPORTS: dict[tuple[str, bool], type[AnyRetryTransport]] = {
+    ("httpx", False): RetryTransport,
+    ("httpx2", False): Httpx2RetryTransport,
+    ("httpx", True): AsyncRetryTransport,
+    ("httpx2", True): Httpx2AsyncRetryTransport,
+}
 
 
 def retry_transport(
@@ -258,14 +331,17 @@ def retry_transport(
     inner: Any = None,
     policy: RetryPolicy | None = None,
     *,
-    sleep: Callable[[float], Any] = time.sleep,
-) -> RetryTransport | Httpx2RetryTransport:
+    asynchronous: bool = False,
+    sleep: Callable[[float], Any] | None = None,
+) -> AnyRetryTransport:
     """The retrying transport for ``library`` (``"httpx"`` or ``"httpx2"``, as ``lanes.http_library()``
-    names the one the installed SDK runs on)."""
-    classes = {"httpx": RetryTransport, "httpx2": Httpx2RetryTransport}
-    if library not in classes:
-        raise ValueError(f"no retrying transport for {library!r}; choose one of {sorted(classes)}")
-    return classes[library](inner, policy, sleep=sleep)
+    names the one the installed SDK runs on), sync or async. ``sleep`` defaults to ``time.sleep``
+    (``asyncio.sleep`` when async)."""
+    if (library, asynchronous) not in _TRANSPORTS:
+        raise ValueError(f"no retrying transport for {library!r}; choose 'httpx' or 'httpx2'")
+    transport = _TRANSPORTS[library, asynchronous]
+    default_sleep = asyncio.sleep if asynchronous else time.sleep
+    return transport(inner, policy, sleep=sleep or default_sleep)
 
 
 # --- timeouts and streams ------------------------------------------------------------------------
@@ -367,12 +443,14 @@ _INFRA_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and its explicit causes (``raise ... from``: how httpx and the SDK wrap a transport
+    error). Not the implicit context: an error raised while handling a timeout is not a timeout."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
-        current = current.__cause__ or current.__context__
+        current = current.__cause__
 
 
 def _status(subject: Any) -> int | None:

@@ -1,0 +1,320 @@
+"""Compare a run's ``results.json`` with a baseline's: what regressed, what got fixed, what changed.
+
+The SDK release gate runs the suite with the candidate SDK and blocks when anything that held with
+the last release no longer holds. Tests are matched by ``nodeid``, requirements by id. Only a
+change for the worse that the run can vouch for is a regression: a test that could not reach the
+server (``infra``) in either run proves nothing and is reported as inconclusive instead.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import report
+from .outcomes import Outcome
+
+COMPARISON_FORMAT = "vertex-conformance/comparison"
+COMPARISON_VERSION = 1
+
+PASS, FAIL, ERROR = Outcome.PASS.value, Outcome.FAIL.value, Outcome.ERROR.value
+KNOWN, UNEXPECTED = Outcome.KNOWN_DEVIATION.value, Outcome.UNEXPECTED_PASS.value
+INFRA, UNSUPPORTED = Outcome.INFRA.value, Outcome.UNSUPPORTED.value
+_HELD = (PASS, KNOWN)  # what a test may be in the baseline for its loss to count as a regression
+_BROKEN = (FAIL, ERROR)
+
+# (attribute, heading) in the order the text report lists them.
+CATEGORIES = (
+    ("regressions", "regressions"),
+    ("fixes", "fixes"),
+    ("new_known_deviations", "new known deviations"),
+    ("unexpected_passes", "unexpected passes"),
+    ("new_tests", "new tests"),
+    ("inconclusive", "inconclusive (infra in either run)"),
+    ("unsupported", "unsupported changes"),
+    ("other", "other changes"),
+)
+_RUN_KEYS = ("mode", "target", "profile", "location", "api_version", "model")
+
+
+class UnreadableResults(ValueError):
+    """The input is not a results.json this version can compare (the message names the file and why)."""
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read and check one ``results.json``; raises ``UnreadableResults`` with a one-line reason."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UnreadableResults(f"{path}: cannot read: {reason}") from None
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise UnreadableResults(f"{path}: not JSON: {exc}") from None
+    return validate(document, str(path))
+
+
+def validate(document: Any, name: str) -> dict[str, Any]:
+    """``document`` if it is a results document of the version this module reads, else ``UnreadableResults``.
+
+    Checked up front so a comparison never silently treats a wrong file as "every test missing"."""
+    if not isinstance(document, dict):
+        raise UnreadableResults(f"{name}: not a results.json document (expected a JSON object)")
+    if document.get("format") != report.FORMAT:
+        raise UnreadableResults(
+            f"{name}: format is {document.get('format')!r}, expected {report.FORMAT!r} (a results.json)"
+        )
+    if document.get("version") != report.VERSION:
+        raise UnreadableResults(
+            f"{name}: results.json version {document.get('version')!r} is not supported "
+            f"(this vertex-conformance reads version {report.VERSION})"
+        )
+    tests = document.get("tests")
+    if not isinstance(tests, list):
+        raise UnreadableResults(f"{name}: 'tests' is not a list")
+    seen: set[str] = set()
+    for position, test in enumerate(tests):
+        if not (isinstance(test, dict) and isinstance(test.get("nodeid"), str)):
+            raise UnreadableResults(f"{name}: tests[{position}] has no 'nodeid'")
+        if test.get("outcome") not in {o.value for o in Outcome}:
+            raise UnreadableResults(f"{name}: tests[{position}] has unknown outcome {test.get('outcome')!r}")
+        if not isinstance(test.get("requirements", {}), dict):
+            raise UnreadableResults(f"{name}: tests[{position}].requirements is not an object")
+        if test["nodeid"] in seen:
+            raise UnreadableResults(f"{name}: test {test['nodeid']!r} appears twice")
+        seen.add(test["nodeid"])
+    return document
+
+
+def pytest_option(value: str) -> str:
+    """The ``type`` of ``--baseline``: an unreadable baseline stops the run before any test runs."""
+    try:
+        load(Path(value))
+    except UnreadableResults as exc:
+        raise pytest.UsageError(f"vertex-conformance: --baseline: {exc}") from None
+    return value
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference. ``requirement`` is ``None`` for the test as a whole; ``before``/``after`` are
+    outcomes, ``None`` meaning absent (a test not in that run, a requirement not evaluated)."""
+
+    nodeid: str
+    requirement: str | None
+    before: str | None
+    after: str | None
+    evidence: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "nodeid": self.nodeid,
+            "requirement": self.requirement,
+            "before": self.before,
+            "after": self.after,
+            "evidence": self.evidence,
+        }
+
+    def line(self) -> str:
+        absent = "missing" if self.requirement is None else "not evaluated"
+        before, after = self.before or absent, self.after or absent
+        what = f"[{self.requirement}]" if self.requirement else "(test)"
+        return f"{self.nodeid} {what} {before} -> {after}" + (f": {self.evidence}" if self.evidence else "")
+
+
+@dataclass
+class Comparison:
+    """The verdict on a current run against a baseline; ``exit_code`` is what the gate returns."""
+
+    baseline: dict[str, Any]
+    current: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    regressions: list[Change] = field(default_factory=list)
+    fixes: list[Change] = field(default_factory=list)
+    new_known_deviations: list[Change] = field(default_factory=list)
+    unexpected_passes: list[Change] = field(default_factory=list)
+    new_tests: list[Change] = field(default_factory=list)
+    inconclusive: list[Change] = field(default_factory=list)
+    unsupported: list[Change] = field(default_factory=list)
+    other: list[Change] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.regressions else 0
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(getattr(self, name)) for name, _ in CATEGORIES}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": COMPARISON_FORMAT,
+            "version": COMPARISON_VERSION,
+            "baseline": self.baseline,
+            "current": self.current,
+            "notes": self.notes,
+            "exit_code": self.exit_code,
+            "counts": self.counts(),
+            **{name: [c.to_dict() for c in getattr(self, name)] for name, _ in CATEGORIES},
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def lines(self) -> list[str]:
+        """The text report: both runs, notes, each non-empty category with one line per change, a verdict."""
+        out = [f"baseline: {_describe(self.baseline)}", f"current:  {_describe(self.current)}"]
+        out += [f"note: {note}" for note in self.notes]
+        for name, heading in CATEGORIES:
+            changes = getattr(self, name)
+            if changes:
+                out.append(f"{heading} ({len(changes)}):")
+                out += [f"  {change.line()}" for change in changes]
+        counts = ", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in self.counts().items() if n)
+        verdict = "REGRESSION" if self.regressions else "no regression"
+        out.append(f"{verdict} ({counts or 'no changes'})")
+        return out
+
+    def to_text(self) -> str:
+        return "\n".join(self.lines())
+
+
+def compare(baseline: dict[str, Any], current: dict[str, Any]) -> Comparison:
+    """Compare two results documents (``UnreadableResults`` if either is not one)."""
+    baseline, current = validate(baseline, "baseline"), validate(current, "current")
+    comparison = Comparison(_run_info(baseline), _run_info(current), notes=_config_notes(baseline, current))
+    before = {t["nodeid"]: t for t in baseline["tests"]}
+    after = {t["nodeid"]: t for t in current["tests"]}
+    for nodeid in sorted(before.keys() | after.keys()):
+        for category, change in _test_changes(nodeid, before.get(nodeid), after.get(nodeid)):
+            getattr(comparison, category).append(change)
+    return comparison
+
+
+def _test_changes(
+    nodeid: str, old: dict[str, Any] | None, new: dict[str, Any] | None
+) -> list[tuple[str, Change]]:
+    """The (category, change) pairs for one test: requirement by requirement where both runs judged
+    it, else one change for the test as a whole."""
+    if new is None:
+        assert old is not None
+        change = Change(nodeid, None, old["outcome"], None, "not in the current run")
+        if old["outcome"] == INFRA:
+            return [("inconclusive", change)]
+        if old["outcome"] == UNSUPPORTED:
+            return [("unsupported", change)]
+        return [("regressions" if old["outcome"] in _HELD else "other", change)]
+    if old is None:
+        return [("new_tests", Change(nodeid, None, None, new["outcome"], _test_evidence(new)))]
+    was, now = old["outcome"], new["outcome"]
+    if INFRA in (was, now):
+        return [("inconclusive", Change(nodeid, None, was, now, _test_evidence(new)))]
+    if UNSUPPORTED in (was, now):
+        return [] if was == now else [("unsupported", Change(nodeid, None, was, now, _test_evidence(new)))]
+    changes = _requirement_changes(nodeid, old, new)
+    # An error before the checks ran loses every requirement that held: a regression of the test.
+    lost = "requirements" not in new and PASS in old.get("requirements", {}).values()
+    category = "regressions" if lost and now in _BROKEN else _test_category(was, now)
+    if was != now and all(found != category for found, _ in changes):
+        changes.append((category, Change(nodeid, None, was, now, _test_evidence(new))))
+    return changes
+
+
+def _requirement_changes(nodeid: str, old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Change]]:
+    """Requirement-level changes, when the current test was judged at all (an ``error`` before the
+    checks ran has no requirements: that is one change of the test, not one per requirement)."""
+    if "requirements" not in new:
+        return []
+    was_all, now_all = old.get("requirements", {}), new["requirements"]
+    out = []
+    for rid in sorted(was_all.keys() | now_all.keys()):
+        was, now = was_all.get(rid), now_all.get(rid)
+        category = _requirement_category(was, now)
+        if category is None:
+            continue
+        evidence = _finding_evidence(new, rid)
+        if not evidence and now == PASS and (earlier := _finding_evidence(old, rid)):
+            evidence = f"was: {earlier}"
+        if not evidence and now is None:
+            evidence = "not evaluated in the current run"
+        out.append((category, Change(nodeid, rid, was, now, evidence)))
+    return out
+
+
+def _requirement_category(was: str | None, now: str | None) -> str | None:
+    """Which list a requirement's change belongs in; ``None``: not worth a line (unchanged, or a
+    newly evaluated requirement that holds)."""
+    if was == now or (was is None and now == PASS):
+        return None
+    if now in _BROKEN or (now is None and was == PASS):
+        return "regressions"  # a new failure, or a requirement that held and is no longer evaluated
+    if now == PASS:
+        return "fixes"
+    if now == KNOWN:
+        return "new_known_deviations"
+    if now == UNEXPECTED:
+        return "unexpected_passes"
+    return "other"
+
+
+def _test_category(was: str, now: str) -> str:
+    if was in _HELD and now in _BROKEN:
+        return "regressions"
+    if now == PASS:
+        return "fixes"
+    if now == KNOWN:
+        return "new_known_deviations"
+    if now == UNEXPECTED:
+        return "unexpected_passes"
+    return "other"
+
+
+def _finding_evidence(record: dict[str, Any], rid: str) -> str:
+    return "; ".join(
+        f"{f.get('path')}: {f.get('message')}"
+        for f in record.get("findings", [])
+        if f.get("requirement") == rid
+    )
+
+
+def _test_evidence(record: dict[str, Any]) -> str:
+    """Why the current test has its outcome: its error or reason, else its failing findings."""
+    for key in ("error", "reason"):
+        if record.get(key):
+            return str(record[key])
+    findings = [f for f in record.get("findings", []) if f.get("outcome") in (FAIL, UNEXPECTED, KNOWN)]
+    return "; ".join(f"[{f.get('requirement')}] {f.get('path')}: {f.get('message')}" for f in findings)
+
+
+def _run_info(document: dict[str, Any]) -> dict[str, Any]:
+    versions = document.get("versions") or {}
+    return {
+        "generated_at": document.get("generated_at"),
+        "openai": versions.get("openai"),
+        "openai_sdk_http_library": versions.get("openai_sdk_http_library"),
+        "run": {key: (document.get("run") or {}).get(key) for key in _RUN_KEYS},
+        "summary": document.get("summary"),
+    }
+
+
+def _describe(info: dict[str, Any]) -> str:
+    summary = info.get("summary") or {}
+    counts = ", ".join(f"{n} {o}" for o, n in summary.items() if o != "total" and n)
+    return (
+        f"openai {info.get('openai') or '?'} on {info.get('openai_sdk_http_library') or '?'}, "
+        f"{summary.get('total', 0)} tests ({counts or 'none'}), written {info.get('generated_at') or '?'}"
+    )
+
+
+def _config_notes(baseline: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """Run settings that differ: a comparison across profiles or targets is rarely what was meant."""
+    old, new = baseline.get("run") or {}, current.get("run") or {}
+    return [
+        f"the runs differ in {key}: {old.get(key)!r} -> {new.get(key)!r}"
+        for key in _RUN_KEYS
+        if old.get(key) != new.get(key)
+    ]

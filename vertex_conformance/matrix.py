@@ -1,0 +1,424 @@
+"""The matrix page: one self-contained HTML file that shows a run at a glance, with its evidence.
+
+Rows are the documented forms (SPEC.md order), columns the lanes, each streamed and not. Every
+cell links to the evidence of its tests on the same page. The page carries its own styles and no
+script and references nothing outside itself, so it can be opened from a CI artifact, offline.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from .outcomes import SEVERITY, Outcome, worst
+from .recording import write_atomically
+
+# The documented forms, in SPEC.md order, with the names people know them by.
+FORMS: dict[str, str] = {
+    "plain": "Plain chat",
+    "streaming": "Streaming",
+    "self-deployed": "Self-deployed endpoint",
+    "global": "Global endpoint",
+    "v1beta1": "v1beta1 API",
+    "extra-body": "extra_body",
+    "extra-content": "extra_content",
+    "thinking": "Thinking",
+    "function-call-arguments": "Streamed function-call arguments",
+    "image-output": "Image output",
+    "multimodal-input": "Multimodal input",
+    "multimodal-function-response": "Multimodal function response",
+    "structured-output": "Structured output",
+}
+LANES = ("httpx", "sdk")  # always shown; any other lane in the run (sdk-async) gets columns after them
+_LANE_ORDER = ("httpx", "sdk", "sdk-async")
+NOT_RUN = "not run"
+NO_FORM = "(none)"  # a test that stopped before it named its form
+DESCRIPTIONS = {
+    Outcome.PASS: "every requirement held",
+    Outcome.FAIL: "a requirement is violated",
+    Outcome.KNOWN_DEVIATION: "fails as listed in expectations/ (reason and link in the evidence)",
+    Outcome.UNEXPECTED_PASS: "a listed deviation no longer happens: remove it from expectations/",
+    Outcome.UNSUPPORTED: "the target does not offer the form",
+    Outcome.INFRA: "429, 5xx, timeout or dropped connection: neither a pass nor a failure",
+    Outcome.ERROR: "the harness broke (missing cassette, bad fixture)",
+}
+# (light background of a cell or badge, strong colour of a dot or a section's edge) per outcome.
+COLOURS = {
+    Outcome.PASS: ("#dafbe1", "#1a7f37"),
+    Outcome.FAIL: ("#ffcecb", "#cf222e"),
+    Outcome.KNOWN_DEVIATION: ("#fff1b8", "#bf8700"),
+    Outcome.UNEXPECTED_PASS: ("#e8d9ff", "#8250df"),
+    Outcome.UNSUPPORTED: ("#eaeef2", "#8c959f"),
+    Outcome.INFRA: ("#cfe6ff", "#0969da"),
+    Outcome.ERROR: ("#ffb3ab", "#82071e"),
+}
+_RUN_VERSIONS = ("python", "vertex-conformance", "httpx", "httpx2", "vcrpy", "pytest", "jsonschema-rs")
+
+_STYLE = """
+:root { color-scheme: light; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
+  margin: 24px; color: #1f2328; background: #fff; }
+h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 28px 0 8px; }
+h3 { font-size: 15px; margin: 0 0 8px; } h4 { font-size: 13px; margin: 12px 0 4px; }
+code, pre { font: 12px/1.4 ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; }
+pre { background: #f6f8fa; border: 1px solid #d0d7de; padding: 8px; white-space: pre-wrap;
+  overflow-wrap: anywhere; max-height: 320px; overflow: auto; margin: 4px 0; }
+a { color: #0550ae; }
+.meta { color: #57606a; margin: 0 0 12px; }
+.panels { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
+.panel { border: 1px solid #d0d7de; border-radius: 6px; padding: 10px 14px; }
+.panel h2 { font-size: 14px; margin: 0 0 6px; }
+table.kv td, table.kv th { text-align: left; padding: 1px 12px 1px 0; font-weight: normal;
+  vertical-align: top; }
+table.kv th { color: #57606a; }
+.badge { display: inline-block; border-radius: 10px; padding: 0 8px; font-size: 12px; font-weight: 600;
+  border: 1px solid rgba(0,0,0,.15); white-space: nowrap; }
+.summary .badge { font-size: 13px; margin: 0 4px 4px 0; }
+table.matrix { border-collapse: collapse; width: 100%; table-layout: fixed; }
+table.matrix th, table.matrix td { border: 1px solid #d0d7de; padding: 6px; vertical-align: top; }
+table.matrix thead th { background: #f6f8fa; text-align: center; }
+table.matrix tbody th { text-align: left; background: #f6f8fa; width: 190px; }
+table.matrix tbody th small { display: block; color: #57606a; font-weight: normal; }
+td .verdict { font-weight: 700; }
+td .count { color: #3d444d; font-size: 12px; }
+td ul { margin: 4px 0 0; padding: 0; list-style: none; font-size: 12px; }
+td li { margin: 2px 0; overflow-wrap: anywhere; }
+td li a { text-decoration: none; } td li a:hover { text-decoration: underline; }
+td.empty { color: #8c959f; text-align: center; background: #fff; }
+td.not-run { color: #57606a; text-align: center; font-style: italic; background: repeating-linear-gradient(
+  45deg, #fff, #fff 6px, #f6f8fa 6px, #f6f8fa 12px); }
+.dot { display: inline-block; width: 9px; height: 9px; border-radius: 50%; margin-right: 4px;
+  border: 1px solid rgba(0,0,0,.3); vertical-align: baseline; }
+.legend { display: grid; grid-template-columns: max-content 1fr; gap: 4px 10px; align-items: center; }
+section.test { border: 1px solid #d0d7de; border-left-width: 6px; border-radius: 6px; padding: 10px 14px;
+  margin: 12px 0; }
+table.findings { border-collapse: collapse; width: 100%; }
+table.findings th, table.findings td { border: 1px solid #d0d7de; padding: 3px 6px; text-align: left;
+  vertical-align: top; font-size: 12px; }
+table.findings td { overflow-wrap: anywhere; }
+table.findings th:first-child { width: 16%; } table.findings th:nth-child(2) { width: 11%; }
+table.expectations th:nth-child(2) { width: auto; }
+.facts span { margin-right: 14px; white-space: nowrap; } .facts b { color: #57606a; font-weight: normal; }
+.back { font-size: 12px; float: right; }
+"""
+
+
+def _style() -> str:
+    colours = "".join(
+        f".o-{o.value} {{ background: {light}; }} .dot.o-{o.value} {{ background: {strong}; }}\n"
+        f"section.o-{o.value} {{ border-left-color: {strong}; background: #fff; }}\n"
+        for o, (light, strong) in COLOURS.items()
+    )
+    return _STYLE + colours
+
+
+def _e(value: Any) -> str:
+    return escape("" if value is None else str(value), quote=True)
+
+
+def _outcome_label(outcome: str) -> str:
+    return outcome.replace("-", " ")
+
+
+def _badge(outcome: str, text: str | None = None) -> str:
+    return f'<span class="badge o-{_e(outcome)}">{_e(text or _outcome_label(outcome))}</span>'
+
+
+def _params(nodeid: str) -> tuple[str, str]:
+    """``(function, parametrization id)`` of a pytest node id."""
+    function, _, params = nodeid.split("::")[-1].partition("[")
+    return function, params.removesuffix("]")
+
+
+def lane_of(record: dict[str, Any]) -> str:
+    """The record's lane; a test that stopped before sending (unsupported) has none, so its id tells."""
+    if record.get("lane"):
+        return str(record["lane"])
+    params = _params(record["nodeid"])[1]
+    for lane in sorted(_LANE_ORDER, key=len, reverse=True):
+        if params == lane or params.startswith(f"{lane}-"):
+            return lane
+    return "unknown"
+
+
+def _form_of(record: dict[str, Any]) -> str:
+    return str(record.get("form") or NO_FORM)
+
+
+def _label(record: dict[str, Any], lane: str) -> str:
+    """A short name inside its cell: the column already says the lane and whether it streamed."""
+    function, params = _params(record["nodeid"])
+    tokens = f"-{params}-".replace(f"-{lane}-", "-", 1).strip("-")
+    for mode in ("plain", "stream"):
+        tokens = tokens.removesuffix(f"-{mode}") if tokens != mode else ""
+    return function.removeprefix("test_") + (f" [{tokens}]" if tokens else "")
+
+
+def _anchors(records: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """A unique, readable in-page id per node id."""
+    out: dict[str, str] = {}
+    for record in records:
+        base = "t-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", record["nodeid"]).strip("-")
+        anchor, n = base, 1
+        while anchor in out.values():
+            n += 1
+            anchor = f"{base}-{n}"
+        out[record["nodeid"]] = anchor
+    return out
+
+
+def _columns(tests: list[dict[str, Any]]) -> list[tuple[str, bool | None]]:
+    lanes = set(LANES) | {lane_of(t) for t in tests}
+    ordered = [lane for lane in _LANE_ORDER if lane in lanes] + sorted(lanes - set(_LANE_ORDER))
+    streams: list[bool | None] = [False, True]
+    if any(t.get("streamed") is None for t in tests):
+        streams.append(None)
+    return [(lane, streamed) for lane in ordered for streamed in streams]
+
+
+def _stream_label(streamed: bool | None) -> str:
+    return {False: "not streamed", True: "streamed", None: "streamed?"}[streamed]
+
+
+def _cell(records: list[dict[str, Any]], lane: str, anchors: dict[str, str]) -> str:
+    if not records:
+        return '<td class="empty" title="no test in this cell">—</td>'
+    outcomes = [r["outcome"] for r in records]
+    top = worst([Outcome(o) for o in outcomes]).value
+    count = outcomes.count(top)
+    tally = f"{count} of {len(records)} tests" if len(records) > 1 else "1 test"
+    items = "".join(
+        f'<li><span class="dot o-{_e(r["outcome"])}" title="{_e(r["outcome"])}"></span>'
+        f'<a href="#{_e(anchors[r["nodeid"]])}" title="{_e(r["nodeid"])}">{_e(_label(r, lane))}</a> '
+        f"<small>({_e(_outcome_label(r['outcome']))})</small></li>"
+        for r in sorted(records, key=lambda r: r["nodeid"])
+    )
+    return (
+        f'<td class="cell o-{_e(top)}"><div class="verdict">{_e(_outcome_label(top))}</div>'
+        f'<div class="count">{_e(tally)}</div><ul>{items}</ul></td>'
+    )
+
+
+def _matrix(
+    rows: list[tuple[str, str]],
+    tests: list[dict[str, Any]],
+    columns: list[tuple[str, bool | None]],
+    anchors: dict[str, str],
+    caption: str,
+) -> str:
+    lanes = list(dict.fromkeys(lane for lane, _ in columns))
+    per_lane = len(columns) // len(lanes)
+    head_lanes = "".join(f'<th colspan="{per_lane}">{_e(lane)}</th>' for lane in lanes)
+    head_streams = "".join(f"<th>{_e(_stream_label(s))}</th>" for _, s in columns)
+    body = []
+    for form, title in rows:
+        in_row = [t for t in tests if _form_of(t) == form]
+        subtitle = f"<small>{_e(form)}</small>" if title != form else ""
+        header = f'<th scope="row">{_e(title)}{subtitle}</th>'
+        if not in_row:
+            body.append(
+                f'<tr data-form="{_e(form)}">{header}<td class="not-run" colspan="{len(columns)}">'
+                f"{NOT_RUN}</td></tr>"
+            )
+            continue
+        cells = "".join(
+            _cell([t for t in in_row if lane_of(t) == lane and t.get("streamed") is s], lane, anchors)
+            for lane, s in columns
+        )
+        body.append(f'<tr data-form="{_e(form)}">{header}{cells}</tr>')
+    return (
+        f'<table class="matrix"><caption hidden>{_e(caption)}</caption><thead>'
+        f'<tr><th rowspan="2">form</th>{head_lanes}</tr><tr>{head_streams}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def _kv(pairs: Iterable[tuple[str, Any]]) -> str:
+    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_plain(v))}</td></tr>" for k, v in pairs)
+    return f'<table class="kv">{rows}</table>'
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _header(document: dict[str, Any]) -> str:
+    run, versions = document.get("run") or {}, document.get("versions") or {}
+    summary = document.get("summary") or {}
+    sdk = (
+        f"openai {versions.get('openai') or 'not installed'} on "
+        f"{versions.get('openai_sdk_http_library') or 'unknown'}"
+    )
+    badges = "".join(_badge(o.value, f"{summary.get(o.value, 0)} {_outcome_label(o.value)}") for o in Outcome)
+    shown = [(name, versions.get(name)) for name in _RUN_VERSIONS if name in versions]
+    return (
+        "<header><h1>Vertex AI Chat Completions conformance</h1>"
+        f'<p class="meta">{_e(sdk)} · {_e(run.get("mode"))} run against {_e(run.get("target"))} · '
+        f"profile {_e(run.get('profile'))} · written {_e(document.get('generated_at'))}</p>"
+        f'<div class="summary" id="summary"><strong>{_e(summary.get("total", 0))} tests:</strong> '
+        f"{badges}</div>"
+        '<div class="panels">'
+        f'<div class="panel"><h2>Run</h2>{_kv(run.items())}</div>'
+        f'<div class="panel"><h2>Versions</h2>{_kv([("SDK under test", sdk), *shown])}</div>'
+        f'<div class="panel"><h2>Legend</h2>{_legend()}</div>'
+        "</div></header>"
+    )
+
+
+def _legend() -> str:
+    rows = "".join(f"{_badge(o.value)}<span>{_e(DESCRIPTIONS[o])}</span>" for o in SEVERITY)
+    return (
+        f'<div class="legend">{rows}<span class="badge not-run">{NOT_RUN}</span>'
+        "<span>no test of the form in this run</span>"
+        '<span class="badge">—</span><span>the form has no test in this lane or stream mode</span></div>'
+    )
+
+
+def _findings_table(findings: list[dict[str, Any]]) -> str:
+    rows = "".join(
+        f"<tr><td><code>{_e(f.get('requirement'))}</code></td>"
+        f"<td>{_badge(str(f.get('outcome', 'fail')))}</td>"
+        f"<td><code>{_e(f.get('path'))}</code></td><td>{_e(f.get('message'))}</td></tr>"
+        for f in findings
+    )
+    return (
+        '<table class="findings"><tr><th>requirement</th><th>outcome</th><th>JSON path</th>'
+        f"<th>message</th></tr>{rows}</table>"
+    )
+
+
+def _expectations_table(applied: dict[str, Any]) -> str:
+    rows = "".join(
+        f"<tr><td><code>{_e(rid)}</code></td><td>{_e((e or {}).get('reason'))}</td>"
+        f"<td>{_e((e or {}).get('link'))}</td></tr>"
+        for rid, e in applied.items()
+    )
+    return (
+        '<table class="findings expectations"><tr><th>requirement</th><th>reason</th><th>link</th></tr>'
+        f"{rows}</table>"
+    )
+
+
+def _exchanges(evidence: Any) -> str:
+    """The request and response excerpts of every exchange the record carries."""
+    items = evidence if isinstance(evidence, list) else [evidence]
+    out = []
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        suffix = f" (exchange {position + 1}, {item.get('lane')} lane)" if len(items) > 1 else ""
+        request, response = item.get("request") or {}, item.get("response") or {}
+        if request:
+            out.append(
+                f"<h4>Request{_e(suffix)}</h4>"
+                f"<p><code>{_e(request.get('method'))} {_e(request.get('url'))}</code></p>"
+            )
+            if request.get("body"):
+                out.append(f"<pre>{_e(request['body'])}{_truncated(request)}</pre>")
+        if response:
+            out.append(f"<h4>Response{_e(suffix)}</h4><p>HTTP status {_e(response.get('status'))}</p>")
+            if response.get("body"):
+                out.append(f"<pre>{_e(response['body'])}{_truncated(response)}</pre>")
+    return "".join(out)
+
+
+def _truncated(part: dict[str, Any]) -> str:
+    return "\n… (cut short)" if part.get("truncated") else ""
+
+
+def _evidence(record: dict[str, Any], anchor: str) -> str:
+    outcome = record["outcome"]
+    facts = [
+        ("form", record.get("form")),
+        ("lane", record.get("lane")),
+        ("streamed", record.get("streamed")),
+        ("target", record.get("target")),
+        ("location", record.get("location")),
+        ("api version", record.get("api_version")),
+        ("HTTP status", record.get("status")),
+        ("duration", f"{record['duration_s']} s" if record.get("duration_s") is not None else None),
+    ]
+    parts = [
+        f'<section class="test o-{_e(outcome)}" id="{_e(anchor)}">'
+        '<a class="back" href="#matrix">back to the matrix</a>'
+        f"<h3>{_badge(outcome)} <code>{_e(record['nodeid'])}</code></h3>"
+        '<div class="facts">'
+        + "".join(f"<span><b>{_e(k)}</b> {_e(_plain(v))}</span>" for k, v in facts if v is not None)
+        + "</div>"
+    ]
+    for key, title in (("reason", "Reason"), ("error", "Error")):
+        if record.get(key):
+            parts.append(f"<h4>{title}</h4><pre>{_e(record[key])}</pre>")
+    if record.get("findings"):
+        parts.append(f"<h4>Requirements that did not hold</h4>{_findings_table(record['findings'])}")
+    if record.get("expectations"):
+        parts.append(f"<h4>Expectations applied</h4>{_expectations_table(record['expectations'])}")
+    if record.get("by_design"):
+        parts.append(
+            "<h4>Left unjudged by design</h4><p>"
+            + ", ".join(f"<code>{_e(r)}</code>" for r in record["by_design"])
+            + "</p>"
+        )
+    if record.get("evidence"):
+        parts.append(_exchanges(record["evidence"]))
+    if record.get("observations"):
+        parts.append(f"<h4>Observations</h4>{_kv(record['observations'].items())}")
+    if record.get("notes"):
+        parts.append(f"<h4>Notes</h4>{_kv(record['notes'].items())}")
+    if record.get("cassette"):
+        parts.append(f"<h4>Cassette</h4>{_kv(record['cassette'].items())}")
+    requirements = record.get("requirements") or {}
+    if requirements:
+        items = "".join(
+            f'<li><span class="dot o-{_e(o)}"></span><code>{_e(rid)}</code> {_e(_outcome_label(o))}</li>'
+            for rid, o in requirements.items()
+        )
+        parts.append(
+            f"<details><summary>{len(requirements)} requirements evaluated</summary>"
+            f"<ul>{items}</ul></details>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def render(document: dict[str, Any]) -> str:
+    """The page for one results document (already checked by ``baseline.validate``)."""
+    tests: list[dict[str, Any]] = list(document.get("tests") or [])
+    anchors = _anchors(tests)
+    columns = _columns(tests)
+    others = sorted({_form_of(t) for t in tests} - set(FORMS))
+    order = {form: i for i, form in enumerate([*FORMS, *others])}
+    in_order = sorted(tests, key=lambda t: (order[_form_of(t)], t["nodeid"]))
+    other_section = (
+        "<h2>Other tests</h2>"
+        "<p>Probes of behaviour users reported (SPEC.md), and tests of no documented form.</p>"
+        + _matrix([(f, f) for f in others], tests, columns, anchors, "other tests")
+        if others
+        else ""
+    )
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Vertex conformance: {_e(document.get('generated_at'))}</title>"
+        f"<style>{_style()}</style></head>"
+        f"<body>{_header(document)}"
+        '<h2 id="matrix">Documented forms by lane</h2>'
+        + _matrix(list(FORMS.items()), tests, columns, anchors, "documented forms")
+        + other_section
+        + "<h2>Evidence</h2>"
+        + "".join(_evidence(t, anchors[t["nodeid"]]) for t in in_order)
+        + "</body></html>\n"
+    )
+
+
+def write(path: Path, document: dict[str, Any]) -> None:
+    """Write the page for ``document`` to ``path`` atomically."""
+    write_atomically(path, render(document))
