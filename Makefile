@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 OPENAI_SDK ?=  # the openai SDK version under test, e.g. 2.8.0; empty: keep the one installed
 
-.PHONY: conformance gate openai-sdk test lint cassettes clean
+.PHONY: conformance gate openai-sdk test lint secrets cassettes bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +26,12 @@ conformance: openai-sdk
 gate: openai-sdk
 	$(BIN)/pytest suites -m gate $(ARGS)
 
-## Run the harness's own tests (lint first).
-test: $(STAMP) lint
+## Run the harness's own tests (lint and the secret scan of fixtures/ and reports/ first).
+test: $(STAMP) lint secrets
 	$(BIN)/pytest tests $(ARGS)
+
+secrets: $(STAMP)
+	$(BIN)/python -m vertex_conformance.secrets_scan fixtures reports $(if $(VERTEX_PROJECT),--project-id $(VERTEX_PROJECT))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -36,6 +39,10 @@ lint: $(STAMP)
 ## Rebuild the shipped cassettes and snapshots from the documented samples (local server, no network).
 cassettes: $(STAMP)
 	$(BIN)/python -m vertex_conformance.build_cassettes $(ARGS)
+
+## Detection power and speed: mutation score, peers, throughput, suite time (docs/detection.md).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) reports/*.json reports/*.xml reports/*.html

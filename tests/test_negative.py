@@ -159,6 +159,7 @@ COVERED_BY_TESTS = {
     "lanes.same-wire-body": "test_parity.py::test_an_sdk_that_flattens_extra_body_is_caught_with_the_path",
     "snapshot.shape": "test_end_to_end.py::test_a_changed_shape_fails_the_snapshot_requirement_alone",
     "cassette.all-played": "test_end_to_end.py::test_a_cassette_with_an_unplayed_interaction_fails_the_test",
+    "http.success": "test_live_faults.py::test_a_401_is_not_retried_and_fails_the_form",
     "cassette.fresh": "test_end_to_end.py::test_max_cassette_age_turns_older_cassettes_into_failures",
 }
 

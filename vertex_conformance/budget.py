@@ -1,5 +1,5 @@
-"""A token budget for live runs: stop spending before a run costs more than its owner allowed, and
-say in the report what each form cost.
+"""A token budget for live runs: stop spending before a run costs more than its owner allowed.
+(What each form cost is summed in the report from every test's own count: ``report.token_totals``.)
 
 Usage comes from the responses (``usage`` of a completion or of a stream's last chunk) and is
 untrusted: a missing, null or non-integer count adds nothing rather than breaking the run. When
@@ -49,7 +49,6 @@ class TokenBudget:
         self.max_total_tokens = max_total_tokens
         self._lock = threading.Lock()
         self._spent = 0
-        self._by_form: dict[str, dict[str, int]] = {}
 
     def spend(self, usage: Any) -> int:
         """Add one response's ``total_tokens``; returns the tokens spent so far."""
@@ -58,44 +57,12 @@ class TokenBudget:
             self._spent += total
             return self._spent
 
-    def add(self, form: str, usage: Any) -> int:
-        """``spend``, and count the tokens and the request against ``form`` for the report."""
-        counts = token_counts(usage)
-        with self._lock:
-            totals = self._by_form.setdefault(form, {**dict.fromkeys(COUNTS, 0), "requests": 0})
-            for key, value in counts.items():
-                totals[key] += value
-            totals["requests"] += 1
-            self._spent += counts["total_tokens"]
-            return self._spent
-
     @property
     def spent(self) -> int:
         with self._lock:
             return self._spent
 
     @property
-    def remaining(self) -> int | None:
-        """Tokens left before the ceiling (never negative), or None without one."""
-        if self.max_total_tokens is None:
-            return None
-        return max(0, self.max_total_tokens - self.spent)
-
-    @property
     def exhausted(self) -> bool:
         """True once the ceiling is reached: further live requests should be skipped, not sent."""
         return self.max_total_tokens is not None and self.spent >= self.max_total_tokens
-
-    @property
-    def totals_by_form(self) -> dict[str, dict[str, int]]:
-        """Per form: prompt, completion and total tokens and the number of requests (a copy)."""
-        with self._lock:
-            return {form: dict(totals) for form, totals in sorted(self._by_form.items())}
-
-    def report(self) -> dict[str, Any]:
-        """The budget section of a report: the ceiling, the total spent and the per-form totals."""
-        return {
-            "max_total_tokens": self.max_total_tokens,
-            "spent": self.spent,
-            "by_form": self.totals_by_form,
-        }

@@ -17,7 +17,8 @@ import asyncio
 import contextlib
 import importlib
 import inspect
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -25,9 +26,11 @@ from typing import Any
 import httpx
 import openai
 
+from . import resilience
 from .auth import TokenSource
 from .exchange import Exchange, WireRequest
 from .redaction import redact_headers
+from .resilience import RetryPolicy, Timeouts
 
 SDK_LANES = ("sdk", "sdk-async")  # every lane that drives the openai SDK (sync and async clients)
 LANES = ("httpx", *SDK_LANES)  # what the suites run
@@ -42,12 +45,14 @@ class TransportError(Exception):
 
 @dataclass(frozen=True)
 class Call:
-    """One request to make: the base URL the SDK would be given, and the JSON body for the wire."""
+    """One request to make: the base URL the SDK would be given, the JSON body for the wire, and how
+    patient to be (timeouts, retries of 429/5xx and of connections that fail before any byte)."""
 
     base_url: str
     body: dict[str, Any]
-    timeout: float = 120.0
     parse_with: type | None = None  # SDK lanes: call ``parse(response_format=<this Pydantic model>)``
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     @property
     def url(self) -> str:
@@ -66,22 +71,59 @@ def _response_headers(headers: Any) -> dict[str, str]:
     return {k.lower(): v for k, v in redact_headers(dict(headers)).items()}
 
 
+class _Clock:
+    """Time to the response headers, to the first body bytes and to the end, from the request on:
+    the live latency record (meaningless under a recorder, which buffers whole answers)."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.figures: dict[str, float] = {}
+
+    def mark(self, name: str) -> None:
+        self.figures.setdefault(name, round(time.monotonic() - self.started, 4))
+
+
+def _notes(exchange: Exchange, clock: _Clock, attempts: list[Any]) -> None:
+    clock.mark("total_s")
+    exchange.notes["timing"] = clock.figures
+    if len(attempts) > 1:
+        exchange.notes["attempts"] = resilience.describe_attempts(attempts)
+
+
 def run_httpx(call: Call, auth: httpx.Auth | None) -> Exchange:
-    """Send ``call`` with plain httpx and keep the response text exactly as decoded off the wire."""
+    """Send ``call`` with plain httpx and keep the response text exactly as decoded off the wire.
+    A stream that stalls or drops keeps what arrived, with the interruption noted (infra)."""
     headers = {} if auth is not None else {"authorization": f"Bearer {REPLAY_TOKEN}"}
-    with (
-        httpx.Client(auth=auth, timeout=call.timeout, headers=headers) as client,
-        client.stream("POST", call.url, json=call.body) as response,
-    ):
-        text = "".join(response.iter_text())
-        request = response.request
-        exchange = Exchange(
-            request=_wire_request(request.method, request.url, request.headers, request.content),
-            status=response.status_code,
-            headers=_response_headers(response.headers),
-            lane="httpx",
-        )
-    _attach_body(exchange, call, text)
+    transport = resilience.RetryTransport(httpx.HTTPTransport(), call.retry)
+    clock, parts, interrupted = _Clock(), [], None
+    try:
+        with (
+            httpx.Client(
+                auth=auth, timeout=call.timeouts.for_client(), headers=headers, transport=transport
+            ) as client,
+            client.stream("POST", call.url, json=call.body) as response,
+        ):
+            clock.mark("ttfb_s")
+            try:
+                for part in resilience.iter_text(response, call.timeouts):
+                    clock.mark("first_chunk_s")
+                    parts.append(part)
+            except resilience.StreamInterrupted as exc:
+                interrupted = exc
+            request = response.request
+            exchange = Exchange(
+                request=_wire_request(request.method, request.url, request.headers, request.content),
+                status=response.status_code,
+                headers=_response_headers(response.headers),
+                lane="httpx",
+            )
+    except httpx.TransportError as exc:
+        attempts = resilience.describe_attempts(transport.attempts)
+        raise TransportError(f"{resilience.evidence(exc)} ({attempts})") from exc
+    _notes(exchange, clock, transport.attempts)
+    if interrupted is not None:
+        exchange.notes["interrupted"] = resilience.evidence(interrupted)
+    _attach_body(exchange, call, interrupted.partial_text if interrupted else "".join(parts))
     return exchange
 
 
@@ -112,7 +154,7 @@ def _tee_class(library: str, asynchronous: bool) -> type:
     """A byte-stream wrapper of the HTTP library the SDK runs on (``httpx`` or ``httpx2``): the
     library insists that a response's stream is its own ``SyncByteStream``/``AsyncByteStream``.
 
-    It passes the raw (still encoded) bytes through and keeps a copy of each. When the response is
+    It passes the raw (still encoded) bytes through and hands a copy of each to ``sink``. When the response is
     closed it first reads whatever the SDK left unread (it stops at ``[DONE]``, or at an exception
     of its own), so the exchange holds the whole answer the server sent. A connection that breaks
     while draining leaves the answer cut short, which the stream checks report."""
@@ -121,37 +163,37 @@ def _tee_class(library: str, asynchronous: bool) -> type:
     if asynchronous:
 
         class AsyncTee(module.AsyncByteStream):  # type: ignore[misc,name-defined]
-            def __init__(self, stream: Any, sink: bytearray) -> None:
+            def __init__(self, stream: Any, sink: Callable[[bytes], None]) -> None:
                 self._stream, self._sink = stream, sink
                 self._parts = stream.__aiter__()  # one iterator: draining continues where the SDK stopped
 
             async def __aiter__(self) -> AsyncIterator[bytes]:
                 async for part in self._parts:
-                    self._sink.extend(part)
+                    self._sink(part)
                     yield part
 
             async def aclose(self) -> None:
                 with contextlib.suppress(*broken):
                     async for part in self._parts:
-                        self._sink.extend(part)
+                        self._sink(part)
                 await self._stream.aclose()
 
         return AsyncTee
 
     class Tee(module.SyncByteStream):  # type: ignore[misc,name-defined]
-        def __init__(self, stream: Any, sink: bytearray) -> None:
+        def __init__(self, stream: Any, sink: Callable[[bytes], None]) -> None:
             self._stream, self._sink = stream, sink
             self._parts = iter(stream)
 
         def __iter__(self) -> Iterator[bytes]:
             for part in self._parts:
-                self._sink.extend(part)
+                self._sink(part)
                 yield part
 
         def close(self) -> None:
             with contextlib.suppress(*broken):
                 for part in self._parts:
-                    self._sink.extend(part)
+                    self._sink(part)
             self._stream.close()
 
     return Tee
@@ -164,13 +206,19 @@ class _Wiretap:
     requests: list[Any] = field(default_factory=list)
     response: Any = None
     raw: bytearray = field(default_factory=bytearray)
+    clock: _Clock = field(default_factory=_Clock)
 
     def _on_request(self, request: Any) -> None:
         self.requests.append(request)
 
     def _on_response(self, response: Any, asynchronous: bool) -> None:
+        self.clock.mark("ttfb_s")
         self.response = response
-        response.stream = _tee_class(_library_of(response), asynchronous)(response.stream, self.raw)
+        response.stream = _tee_class(_library_of(response), asynchronous)(response.stream, self._received)
+
+    def _received(self, part: bytes) -> None:
+        self.clock.mark("first_chunk_s")
+        self.raw.extend(part)
 
     def hooks(self) -> dict[str, list[Any]]:
         return {"request": [self._on_request], "response": [lambda r: self._on_response(r, False)]}
@@ -194,10 +242,14 @@ class _Wiretap:
         if self.response is not None:
             await self.response.aclose()
 
-    def exchange(self, lane: str, call: Call, sdk_view: Any, sdk_error: str | None) -> Exchange:
+    def exchange(
+        self, lane: str, call: Call, sdk_view: Any, sdk_error: str | None, attempts: list[Any]
+    ) -> Exchange:
         """The exchange as the wire saw it, plus what the SDK made of it."""
         if not self.requests or self.response is None:
-            raise TransportError(f"the SDK got no response: {sdk_error}")
+            raise TransportError(
+                f"the SDK got no response: {sdk_error} ({resilience.describe_attempts(attempts)})"
+            )
         response, request = self.response, self.requests[-1]
         decoded = type(response)(response.status_code, headers=response.headers, content=bytes(self.raw))
         exchange = Exchange(
@@ -209,6 +261,7 @@ class _Wiretap:
         )
         if sdk_error:
             exchange.notes["sdk_error"] = sdk_error
+        _notes(exchange, self.clock, attempts)
         _attach_body(exchange, call, decoded.read().decode("utf-8", "replace"))
         return exchange
 
@@ -277,11 +330,15 @@ def run_sdk(call: Call, tokens: TokenSource | None) -> Exchange:
     Whatever the SDK raises while reading an answer is evidence (``notes["sdk_error"]``, judged by
     ``sdk.parses``), not a crash of the harness; the view is then ``None``."""
     tap = _Wiretap()
+    library = http_library()
+    transport = resilience.retry_transport(library, policy=call.retry)
     client = openai.OpenAI(
         base_url=call.base_url,
         api_key=_api_key(tokens),
-        http_client=openai.DefaultHttpxClient(timeout=call.timeout, event_hooks=tap.hooks()),
-        max_retries=0,
+        http_client=openai.DefaultHttpxClient(
+            timeout=call.timeouts.for_client(library), event_hooks=tap.hooks(), transport=transport
+        ),
+        max_retries=0,  # retries are the transport's, the same policy as the raw lane's
     )
     sdk_view: Any = None
     sdk_error: str | None = None
@@ -293,15 +350,19 @@ def run_sdk(call: Call, tokens: TokenSource | None) -> Exchange:
     finally:
         tap.close()
         client.close()
-    return tap.exchange("sdk", call, sdk_view, sdk_error)
+    return tap.exchange("sdk", call, sdk_view, sdk_error, transport.attempts)
 
 
 async def _run_sdk_async(call: Call, tokens: TokenSource | None) -> Exchange:
     tap = _Wiretap()
+    library = http_library()
+    transport = resilience.retry_transport(library, policy=call.retry, asynchronous=True)
     client = openai.AsyncOpenAI(
         base_url=call.base_url,
         api_key=_api_key(tokens),
-        http_client=openai.DefaultAsyncHttpxClient(timeout=call.timeout, event_hooks=tap.async_hooks()),
+        http_client=openai.DefaultAsyncHttpxClient(
+            timeout=call.timeouts.for_client(library), event_hooks=tap.async_hooks(), transport=transport
+        ),
         max_retries=0,
     )
     sdk_view: Any = None
@@ -314,7 +375,7 @@ async def _run_sdk_async(call: Call, tokens: TokenSource | None) -> Exchange:
     finally:
         await tap.aclose()
         await client.close()
-    return tap.exchange("sdk-async", call, sdk_view, sdk_error)
+    return tap.exchange("sdk-async", call, sdk_view, sdk_error, transport.attempts)
 
 
 def run_sdk_async(call: Call, tokens: TokenSource | None) -> Exchange:

@@ -19,14 +19,16 @@ import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 from vcr.errors import CannotOverwriteExistingCassetteException
 
-from . import auth, baseline, expectations, lanes, matrix, recording, report, shapes, targets
+from . import auth, baseline, expectations, lanes, matrix, recording, report, resilience, shapes, targets
+from .assembly import assemble
+from .budget import TokenBudget, token_counts
 from .checks import evaluate, failures
 from .config import ConfigError, RunConfig
 from .exchange import Exchange
 from .findings import Finding
 from .outcomes import Outcome, worst
 from .paths import CASSETTES, FIXTURES, SUITES
-from .requirements import CASSETTE_ALL_PLAYED, CASSETTE_FRESH, SNAPSHOT_SHAPE
+from .requirements import CASSETTE_ALL_PLAYED, CASSETTE_FRESH, HTTP_SUCCESS, SNAPSHOT_SHAPE
 
 OPTIONS = (
     "image_model",
@@ -44,6 +46,8 @@ OPTIONS = (
 _RECORD_KEY = "vertex_conformance"
 _CONFIG = pytest.StashKey[RunConfig]()
 _EXPECTATIONS = pytest.StashKey[list[expectations.Expectation]]()
+_BUDGET = pytest.StashKey[TokenBudget]()
+_PATIENCE = pytest.StashKey[tuple[resilience.Timeouts, resilience.RetryPolicy]]()
 _RESULT = pytest.StashKey[dict[str, Any]]()
 _EXCERPT = 2000  # characters of each request and response body kept in a test's evidence
 
@@ -80,6 +84,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="replay: fail tests whose cassette was recorded more than this many days ago",
     )
+    add("--connect-timeout", type=float, default=10.0, help="seconds to connect (default 10)")
+    add(
+        "--read-timeout",
+        type=float,
+        default=60.0,
+        help="seconds between two reads; a stalled stream is infra",
+    )
+    add(
+        "--stream-timeout",
+        type=float,
+        default=300.0,
+        help="ceiling for a whole stream, seconds (default 300)",
+    )
+    add(
+        "--max-attempts",
+        type=int,
+        default=4,
+        help="attempts per request on 429/502/503/504 and resets (default 4)",
+    )
+    add("--max-retry-wait", type=float, default=30.0, help="all retry waits of one request together, seconds")
+    add(
+        "--max-total-tokens",
+        type=int,
+        default=None,
+        help="live/record: stop sending once this many tokens (usage.total_tokens) are spent (per process)",
+    )
     add("--expectations", default=None, help="known deviations file (default expectations/<target>.yaml)")
     add(
         "--baseline",
@@ -115,6 +145,7 @@ def pytest_configure(config: pytest.Config) -> None:
         tokens = auth.token_source(cfg)
         if tokens is not None:
             auth.check_credentials(tokens)
+        config.stash[_PATIENCE] = _patience(config)
         listed = config.getoption("expectations")
         config.stash[_EXPECTATIONS] = expectations.load(
             Path(listed) if listed else expectations.default_path(cfg.target)
@@ -122,6 +153,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigError as exc:
         raise pytest.UsageError(f"vertex-conformance: {exc}") from None
     config.stash[_CONFIG] = cfg
+    config.stash[_BUDGET] = TokenBudget(config.getoption("max_total_tokens"))
     if cfg.mode == "replay":
         config.option.record_mode = "none"
         config.option.block_network = True
@@ -132,6 +164,22 @@ def pytest_configure(config: pytest.Config) -> None:
     if not getattr(config.option, "xmlpath", None):
         config.option.xmlpath = str(Path(cfg.report_dir) / "junit.xml")
     config.pluginmanager.register(ResultCollector(config, cfg, tokens), "vertex-conformance-results")
+
+
+def _patience(config: pytest.Config) -> tuple[resilience.Timeouts, resilience.RetryPolicy]:
+    """Timeouts and the retry policy from the options; a bad value is a configuration error."""
+    try:
+        timeouts = resilience.Timeouts(
+            connect=config.getoption("connect_timeout"),
+            read=config.getoption("read_timeout"),
+            stream=config.getoption("stream_timeout"),
+        )
+        policy = resilience.RetryPolicy(
+            max_attempts=config.getoption("max_attempts"), max_total_wait=config.getoption("max_retry_wait")
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return timeouts, policy
 
 
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
@@ -265,7 +313,7 @@ class Conformance:
         self._describe("gemini", stream, location, api_version)
         base = targets.openapi_base_url(self.config, location=location, api_version=api_version)
         model = targets.wire_model(self.config, image=image)
-        return lanes.Call(base, self._body(body, stream, model), parse_with=parse_with)
+        return self._call(base, self._body(body, stream, model), parse_with)
 
     def endpoint(
         self, body: str, *, stream: bool, location: str | None = None, api_version: str | None = None
@@ -275,7 +323,11 @@ class Conformance:
             self._unsupported("no --endpoint-id given for the self-deployed endpoint form")
         self._describe("endpoint", stream, location, api_version)
         base = targets.endpoint_base_url(self.config, location=location, api_version=api_version)
-        return lanes.Call(base, self._body(body, stream, None))
+        return self._call(base, self._body(body, stream, None), None)
+
+    def _call(self, base: str, body: dict[str, Any], parse_with: type | None) -> lanes.Call:
+        timeouts, policy = self.request.config.stash[_PATIENCE]
+        return lanes.Call(base, body, parse_with=parse_with, timeouts=timeouts, retry=policy)
 
     # sending
 
@@ -299,16 +351,17 @@ class Conformance:
         self.record["cassette"].update(source=meta.get("source"), recorded_at=meta.get("recorded_at"))
 
     def send(self, lane: str, call: lanes.Call) -> Exchange:
-        """Send ``call`` in ``lane``. A request the cassette does not hold, or a transport failure,
-        ends the test here with a named outcome instead of a traceback."""
+        """Send ``call`` in ``lane``. A request the cassette does not hold, a transport failure, a
+        rate limit or server error that outlasted the retries, or a stream that stalled or dropped
+        ends the test here with a named outcome (error or infra) instead of a traceback."""
         self.record["lane"] = lane
         self._require_cassette()
+        budget = self.request.config.stash[_BUDGET]
+        if budget.exhausted:
+            self.request.session.shouldstop = f"the token budget of {budget.max_total_tokens} is spent"
+            self._unsupported(f"not sent: the --max-total-tokens budget ({budget.max_total_tokens}) is spent")
         try:
-            if lane == "httpx":
-                return lanes.run_httpx(call, auth.BearerAuth(self.tokens) if self.tokens else None)
-            if lane == "sdk-async":
-                return lanes.run_sdk_async(call, self.tokens)
-            return lanes.run_sdk(call, self.tokens)
+            exchange = self._dispatch(lane, call)
         except (CannotOverwriteExistingCassetteException, lanes.TransportError, httpx.HTTPError) as exc:
             message = str(exc).strip().splitlines()[0][:400] if str(exc).strip() else type(exc).__name__
             if self.config.mode == "replay":
@@ -318,8 +371,43 @@ class Conformance:
                     "deliberate, re-record with --mode record",
                     pytrace=False,
                 )
-            self.record.update(outcome=Outcome.INFRA.value, error=message)
-            pytest.fail(f"infra: {message}", pytrace=False)
+            self._infra(message)
+        self._account(exchange, budget)
+        if "interrupted" in exchange.notes:
+            self._infra(exchange.notes["interrupted"])
+        if resilience.classify(exchange):
+            attempts = exchange.notes.get("attempts")
+            self._infra(
+                resilience.evidence(exchange, _secrets(self.config)) + (f" ({attempts})" if attempts else "")
+            )
+        return exchange
+
+    def _dispatch(self, lane: str, call: lanes.Call) -> Exchange:
+        if lane == "httpx":
+            return lanes.run_httpx(call, auth.BearerAuth(self.tokens) if self.tokens else None)
+        if lane == "sdk-async":
+            return lanes.run_sdk_async(call, self.tokens)
+        return lanes.run_sdk(call, self.tokens)
+
+    def _infra(self, evidence: str) -> None:
+        self.record.update(outcome=Outcome.INFRA.value, error=evidence)
+        pytest.fail(f"infra (not a conformance verdict): {evidence}", pytrace=False)
+
+    def _account(self, exchange: Exchange, budget: TokenBudget) -> None:
+        """Tokens for the report and the budget; latency figures only when live (a recorder buffers)."""
+        usage = (exchange.body if isinstance(exchange.body, dict) else {}).get("usage")
+        if exchange.streamed:
+            usage = assemble(exchange.chunks).usage
+        counts = token_counts(usage)
+        budget.spend(usage)
+        tokens = self.record.setdefault("tokens", dict.fromkeys(counts, 0))
+        for key, value in counts.items():
+            tokens[key] += value
+        timing = exchange.notes.pop("timing", None)
+        if self.config.mode == "live" and timing is not None:
+            if exchange.streamed:
+                timing["chunks"] = len(exchange.chunks)
+            self.record.setdefault("timing", []).append(timing)
 
     # verifying
 
@@ -348,6 +436,16 @@ class Conformance:
             observations.update(observed)
         for rid, findings in (also or {}).items():
             results.setdefault(rid, []).extend(findings)
+        if self.request.node.get_closest_marker("probe") is None:
+            results[HTTP_SUCCESS.id] = [
+                Finding(
+                    HTTP_SUCCESS.id,
+                    "$.status" if len(exchanges) == 1 else f"exchanges[{i}].status",
+                    f"the documented form was answered {e.status}: {(e.body_text or '')[:200]}",
+                )
+                for i, e in enumerate(exchanges)
+                if not 200 <= e.status < 300
+            ]
         for rid in by_design:
             results.pop(rid, None)
         if by_design:

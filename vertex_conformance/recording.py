@@ -76,6 +76,7 @@ from vcr.serialize import deserialize, serialize
 from vcr.util import read_body
 
 from .redaction import find_secrets, is_sensitive_header
+from .resilience import RetryPolicy
 
 FORMAT = 1
 SAMPLE_HEADER = "x-conformance-sample"
@@ -246,8 +247,12 @@ def filter_request(request: Request, *, secrets: tuple[str, ...] = ()) -> Reques
     return request
 
 
-def filter_response(response: dict[str, Any], *, secrets: tuple[str, ...] = ()) -> dict[str, Any]:
-    """vcrpy's ``before_record_response``: drop credential headers, replace secrets."""
+def filter_response(response: dict[str, Any], *, secrets: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    """vcrpy's ``before_record_response``: drop credential headers, replace secrets. A rate limit or
+    server error the lanes retry (429, 502, 503, 504) is not evidence of the form: it is left out,
+    so the cassette holds the answer the retry got (and nothing when every attempt failed: infra)."""
+    if response["status"]["code"] in RETRIED_STATUSES:
+        return None
     response["headers"] = {
         name: [_scrub(str(value), secrets) for value in values]
         for name, values in response["headers"].items()
@@ -259,6 +264,9 @@ def filter_response(response: dict[str, Any], *, secrets: tuple[str, ...] = ()) 
     headers = [f"{name}: {value}" for name, values in response["headers"].items() for value in values]
     _guard("a response", [*headers, response["body"].get("string")])
     return response
+
+
+RETRIED_STATUSES = RetryPolicy().retry_statuses
 
 
 # --- matching ------------------------------------------------------------------------------------

@@ -48,6 +48,16 @@ def versions(sdk_http_library: str) -> dict[str, str | None]:
     return out
 
 
+def token_totals(tests: list[dict[str, Any]]) -> dict[str, Any]:
+    """Tokens the run's answers report (``usage``), summed per form and in total: what a live run cost."""
+    by_form: dict[str, Counter[str]] = {}
+    for test in tests:
+        if test.get("tokens"):
+            by_form.setdefault(str(test.get("form")), Counter()).update(test["tokens"])
+    total: Counter[str] = sum(by_form.values(), Counter())
+    return {"total": dict(total), "by_form": {form: dict(c) for form, c in sorted(by_form.items())}}
+
+
 def build(run: dict[str, Any], versions: dict[str, Any], tests: list[dict[str, Any]]) -> dict[str, Any]:
     counts = Counter(t["outcome"] for t in tests)
     summary = {outcome.value: counts.get(outcome.value, 0) for outcome in Outcome}
@@ -59,6 +69,7 @@ def build(run: dict[str, Any], versions: dict[str, Any], tests: list[dict[str, A
         "run": run,
         "versions": versions,
         "summary": summary,
+        "tokens": token_totals(tests),
         "tests": sorted(tests, key=lambda t: t["nodeid"]),
     }
 

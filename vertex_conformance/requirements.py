@@ -55,6 +55,12 @@ def get(id: str) -> Requirement:
     return _REGISTRY[id]
 
 
+HTTP_SUCCESS = requirement(
+    "http.success",
+    "A documented request form (the gate tier) is answered with a 2xx status.",
+    Source.SEED,
+    "every documented form has a sample answer; none documents an error",
+)
 SNAPSHOT_SHAPE = requirement(
     "snapshot.shape",
     "The answer's shape (every key, value types, enum-like values) equals the stored snapshot.",

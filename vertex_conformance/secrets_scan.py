@@ -107,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"secrets_scan: {len(hits)} secret(s) found; remove them and rotate what leaked", file=sys.stderr
         )
         return EXIT_FOUND
+    print(f"secrets_scan: no secret in {', '.join(map(str, args.paths))}")
     return EXIT_CLEAN
 
 
