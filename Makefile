@@ -28,7 +28,7 @@ gate: openai-sdk
 
 ## Run the harness's own tests (lint and the secret scan of fixtures/ and reports/ first).
 test: $(STAMP) lint secrets
-	$(BIN)/pytest tests $(ARGS)
+	$(BIN)/pytest tests -n 2 $(ARGS)
 
 secrets: $(STAMP)
 	$(BIN)/python -m vertex_conformance.secrets_scan fixtures reports $(if $(VERTEX_PROJECT),--project-id $(VERTEX_PROJECT))

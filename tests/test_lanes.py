@@ -116,7 +116,12 @@ def test_async_lane_sends_receives_and_holds_what_the_sync_lane_does(samples_url
     assert wire_text(asynchronous) == wire_text(sync)
     assert asynchronous.streamed is sync.streamed is stream
     assert asynchronous.sdk_view == sync.sdk_view is not None
-    assert asynchronous.notes == sync.notes == {}
+    assert set(asynchronous.notes) == set(sync.notes) == {"timing"}  # no error, no retry
+    assert (
+        set(asynchronous.notes["timing"])
+        == set(sync.notes["timing"])
+        == {"ttfb_s", "first_chunk_s", "total_s"}
+    )
 
 
 @pytest.mark.parametrize("lane", RUNNERS)
