@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..assembly import as_list
 from ..requirements import Source
 from . import Context, Violation, check
 from ._predicates import answered, plain_ok, streamed_ok
@@ -27,7 +28,7 @@ def response_object(ctx: Context) -> Iterator[Violation]:
 
 @check(
     "message.role-assistant",
-    'Every answer message has role "assistant".',
+    'Every answer message has role "assistant" (in a stream: every delta that names a role).',
     Source.SEED,
     SEED_RESPONSE,
     applies=answered,
@@ -36,6 +37,56 @@ def role_assistant(ctx: Context) -> Iterator[Violation]:
     for path, message in ctx.answer_messages():
         if message.get("role") != "assistant":
             yield f"{path}.role", f"expected 'assistant', got {message.get('role')!r}"
+    for event, chunk in ctx.chunks:
+        for position, choice in enumerate(as_list(chunk.get("choices"))):
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if isinstance(delta, dict) and "role" in delta and delta["role"] != "assistant":
+                yield (
+                    f"$.events[{event}].choices[{position}].delta.role",
+                    f"a delta says role {delta['role']!r}",
+                )
+
+
+@check(
+    "message.content-key",
+    "Every non-streamed answer message carries content (null when it answers with tool calls or media).",
+    Source.SEED,
+    'Beispielantwort: "content": null beside audio; text answers carry their text',
+    applies=plain_ok,
+)
+def content_key(ctx: Context) -> Iterator[Violation]:
+    for path, message in ctx.answer_messages():
+        if "content" not in message:
+            yield path, "the message has no content key"
+
+
+@check(
+    "response.choice-index",
+    "The choices of a non-streamed answer are indexed 0, 1, … in order.",
+    Source.OPENAI,
+    "CreateChatCompletionResponse.choices[].index",
+    applies=plain_ok,
+)
+def choice_index(ctx: Context) -> Iterator[Violation]:
+    for position, choice in enumerate(as_list(ctx.exchange.body.get("choices"))):
+        if isinstance(choice, dict) and choice.get("index") != position:
+            yield (
+                f"$.response.choices[{position}].index",
+                f"choice {position} says index {choice.get('index')!r}",
+            )
+
+
+@check(
+    "response.content-type",
+    "A non-streamed answer is served as application/json.",
+    Source.OPENAI,
+    "CreateChatCompletionResponse (application/json)",
+    applies=lambda ctx: not ctx.exchange.streamed and ctx.exchange.status != 0 and bool(ctx.exchange.headers),
+)
+def content_type(ctx: Context) -> Iterator[Violation]:
+    media_type = ctx.exchange.content_type.split(";")[0].strip().lower()
+    if media_type != "application/json":
+        yield "$.headers.content-type", f"expected application/json, got {ctx.exchange.content_type!r}"
 
 
 @check(

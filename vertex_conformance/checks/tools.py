@@ -250,28 +250,30 @@ def known_function(ctx: Context) -> Iterator[Violation]:
 
 @check(
     "tools.finish-reason",
-    'A choice that answers with tool calls finishes with finish_reason "tool_calls".',
+    'finish_reason is "tool_calls" exactly when the choice answers with tool calls.',
     Source.SEED,
-    f'{SEED_TOOLS}: the last chunk has finish_reason "tool_calls"',
-    applies=_with_tools,
+    f'{SEED_TOOLS}: the last chunk has finish_reason "tool_calls"; text answers finish with "stop"',
+    applies=answered,
 )
 def finish_reason(ctx: Context) -> Iterator[Violation]:
     # A missing finish_reason is stream.finish-reason's (streams) or schema.response's.
     if ctx.exchange.streamed:
         for index, choice in sorted(ctx.assembled.choices.items()):
-            if choice.tool_calls and choice.finish_events and choice.finish_reason != "tool_calls":
+            if choice.finish_events and (choice.finish_reason == "tool_calls") != bool(choice.tool_calls):
                 yield (
                     f"$.events[{choice.finish_events[-1]}].choices",
-                    f"choice {index} has tool calls but finished with {choice.finish_reason!r}",
+                    f"choice {index} has {len(choice.tool_calls)} tool call(s) and finished with "
+                    f"{choice.finish_reason!r}",
                 )
         return
     for slot, choice in _plain_choices(ctx):
         message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
         reason = choice.get("finish_reason")
-        if message.get("tool_calls") and reason is not None and reason != "tool_calls":
+        if reason is not None and (reason == "tool_calls") != bool(message.get("tool_calls")):
             yield (
                 f"$.response.choices[{slot}].finish_reason",
-                f"the message has tool calls but finish_reason is {reason!r}",
+                f"finish_reason is {reason!r} for a message "
+                + ("with tool calls" if message.get("tool_calls") else "without tool calls"),
             )
 
 
