@@ -18,10 +18,14 @@ class ToolCall:
     id: str | None
     type: str | None = None
     name: str | None = None
-    arguments: str = ""
+    argument_parts: list[str] = field(default_factory=list)  # joined on demand: streams can be long
     indexes: list[int | None] = field(default_factory=list)  # the `index` of every fragment, in order
     fragment_events: list[int] = field(default_factory=list)  # event index of every fragment
     extra_content: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def arguments(self) -> str:
+        return "".join(self.argument_parts)
 
     def to_message(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -38,12 +42,16 @@ class ToolCall:
 class Choice:
     index: int
     role: str | None = None
-    content: str | None = None
+    content_parts: list[str] | None = None  # None: no delta carried text; joined on demand
     tool_calls: list[ToolCall] = field(default_factory=list)
     finish_reason: str | None = None
     finish_events: list[int] = field(default_factory=list)  # events that carried a non-null finish_reason
     extra_content: dict[str, Any] = field(default_factory=dict)
     last_event: int = -1
+
+    @property
+    def content(self) -> str | None:
+        return None if self.content_parts is None else "".join(self.content_parts)
 
     def to_message(self) -> dict[str, Any]:
         """The message a non-streamed response would have carried."""
@@ -99,7 +107,7 @@ def _add_tool_call(choice: Choice, fragment: dict[str, Any], event: int) -> None
     function = fragment.get("function") if isinstance(fragment.get("function"), dict) else {}
     call.name = call.name or function.get("name")
     if isinstance(function.get("arguments"), str):
-        call.arguments += function["arguments"]
+        call.argument_parts.append(function["arguments"])
     _merge(call.extra_content, fragment.get("extra_content"))
 
 
@@ -127,7 +135,9 @@ def assemble(chunks: list[tuple[int, Any]]) -> Assembled:
             delta = raw.get("delta") if isinstance(raw.get("delta"), dict) else {}
             choice.role = choice.role or delta.get("role")
             if isinstance(delta.get("content"), str):
-                choice.content = (choice.content or "") + delta["content"]
+                if choice.content_parts is None:
+                    choice.content_parts = []
+                choice.content_parts.append(delta["content"])
             for fragment in as_list(delta.get("tool_calls")):
                 if isinstance(fragment, dict):
                     _add_tool_call(choice, fragment, event)

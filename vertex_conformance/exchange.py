@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .sse import SSEStream, parse_sse
+from .sse import Event, SSEStream, parse_sse
 
 
 @dataclass(frozen=True)
@@ -80,15 +80,22 @@ class Exchange:
         return parse_sse(self.stream_text or "")
 
     @cached_property
+    def parsed_events(self) -> list[tuple[Event, Any, str | None]]:
+        """Every event with its data parsed once: ``(event, value, None)``, or ``(event, None, why)``
+        when the data is not JSON. ``[DONE]`` is kept as the string it is."""
+        out: list[tuple[Event, Any, str | None]] = []
+        for event in self.sse.events:
+            if event.data == "[DONE]":
+                out.append((event, event.data, None))
+                continue
+            try:
+                out.append((event, json.loads(event.data), None))
+            except ValueError as exc:
+                out.append((event, None, str(exc)))
+        return out
+
+    @cached_property
     def chunks(self) -> list[tuple[int, Any]]:
         """``(event index, chunk)`` for every event whose data is a JSON object (``[DONE]`` and
         malformed events are left to the framing checks)."""
-        out = []
-        for event in self.sse.events:
-            try:
-                parsed = json.loads(event.data)
-            except ValueError:
-                continue
-            if isinstance(parsed, dict):
-                out.append((event.index, parsed))
-        return out
+        return [(event.index, value) for event, value, _ in self.parsed_events if isinstance(value, dict)]

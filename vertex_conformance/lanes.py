@@ -71,6 +71,14 @@ def _response_headers(headers: Any) -> dict[str, str]:
     return {k.lower(): v for k, v in redact_headers(dict(headers)).items()}
 
 
+@cache
+def _tls(library: str) -> Any:
+    """One verifying TLS context per HTTP library for the whole run (building one costs tens of
+    milliseconds; every call makes a client). It honours SSL_CERT_FILE / SSL_CERT_DIR like the
+    libraries' own default, and verification is never turned off."""
+    return importlib.import_module(library).create_ssl_context(trust_env=True)
+
+
 class _Clock:
     """Time to the response headers, to the first body bytes and to the end, from the request on:
     the live latency record (meaningless under a recorder, which buffers whole answers)."""
@@ -94,7 +102,7 @@ def run_httpx(call: Call, auth: httpx.Auth | None) -> Exchange:
     """Send ``call`` with plain httpx and keep the response text exactly as decoded off the wire.
     A stream that stalls or drops keeps what arrived, with the interruption noted (infra)."""
     headers = {} if auth is not None else {"authorization": f"Bearer {REPLAY_TOKEN}"}
-    transport = resilience.RetryTransport(httpx.HTTPTransport(), call.retry)
+    transport = resilience.RetryTransport(httpx.HTTPTransport(verify=_tls("httpx")), call.retry)
     clock, parts, interrupted = _Clock(), [], None
     try:
         with (
@@ -331,7 +339,8 @@ def run_sdk(call: Call, tokens: TokenSource | None) -> Exchange:
     ``sdk.parses``), not a crash of the harness; the view is then ``None``."""
     tap = _Wiretap()
     library = http_library()
-    transport = resilience.retry_transport(library, policy=call.retry)
+    inner = importlib.import_module(library).HTTPTransport(verify=_tls(library))
+    transport = resilience.retry_transport(library, inner, policy=call.retry)
     client = openai.OpenAI(
         base_url=call.base_url,
         api_key=_api_key(tokens),
@@ -356,7 +365,8 @@ def run_sdk(call: Call, tokens: TokenSource | None) -> Exchange:
 async def _run_sdk_async(call: Call, tokens: TokenSource | None) -> Exchange:
     tap = _Wiretap()
     library = http_library()
-    transport = resilience.retry_transport(library, policy=call.retry, asynchronous=True)
+    inner = importlib.import_module(library).AsyncHTTPTransport(verify=_tls(library))
+    transport = resilience.retry_transport(library, inner, policy=call.retry, asynchronous=True)
     client = openai.AsyncOpenAI(
         base_url=call.base_url,
         api_key=_api_key(tokens),

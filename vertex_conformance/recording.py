@@ -52,6 +52,7 @@ ends in ``googleapis.com``, else ``local-server``.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import math
@@ -549,8 +550,17 @@ class CassetteSerializer:
         return result
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: cassettes load on every test
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(text: str) -> Any:
+    """Parsed once per text: a replayed test reads its cassette for the report and again for vcrpy."""
+    return yaml.load(text, Loader=_LOADER)
+
+
 def _load_document(text: str) -> dict[str, Any]:
-    document = yaml.safe_load(text)
+    document = copy.deepcopy(_parse(text))
     if not isinstance(document, dict):
         raise ValueError("the top level is not a mapping")
     if not isinstance(document.get("meta"), dict):

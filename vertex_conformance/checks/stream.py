@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 from ..requirements import Source
@@ -33,15 +32,10 @@ def content_type(ctx: Context) -> Iterator[Violation]:
     applies=streamed,
 )
 def event_json(ctx: Context) -> Iterator[Violation]:
-    for event in ctx.exchange.sse.events:
-        if event.data == "[DONE]":
-            continue
-        try:
-            parsed = json.loads(event.data)
-        except ValueError as exc:
-            yield f"$.events[{event.index}]", f"data is not JSON ({exc}): {event.data[:120]!r}"
-            continue
-        if not isinstance(parsed, dict):
+    for event, value, error in ctx.exchange.parsed_events:
+        if error is not None:
+            yield f"$.events[{event.index}]", f"data is not JSON ({error}): {event.data[:120]!r}"
+        elif event.data != "[DONE]" and not isinstance(value, dict):
             yield f"$.events[{event.index}]", f"data is JSON but not an object: {event.data[:120]!r}"
 
 
