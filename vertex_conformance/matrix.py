@@ -86,7 +86,8 @@ table.matrix tbody th small { display: block; color: #57606a; font-weight: norma
 td .verdict { font-weight: 700; }
 td .count { color: #3d444d; font-size: 12px; }
 td ul { margin: 4px 0 0; padding: 0; list-style: none; font-size: 12px; }
-td li { margin: 2px 0; overflow-wrap: anywhere; }
+td li { margin: 2px 0; display: flex; align-items: baseline; }
+td li > span:last-child { min-width: 0; overflow-wrap: anywhere; } td li .dot { flex: none; }
 td li a { text-decoration: none; } td li a:hover { text-decoration: underline; }
 td.empty { color: #8c959f; text-align: center; background: #fff; }
 td.not-run { color: #57606a; text-align: center; font-style: italic; background: repeating-linear-gradient(
@@ -193,8 +194,8 @@ def _cell(records: list[dict[str, Any]], lane: str, anchors: dict[str, str]) -> 
     tally = f"{count} of {len(records)} tests" if len(records) > 1 else "1 test"
     items = "".join(
         f'<li><span class="dot o-{_e(r["outcome"])}" title="{_e(r["outcome"])}"></span>'
-        f'<a href="#{_e(anchors[r["nodeid"]])}" title="{_e(r["nodeid"])}">{_e(_label(r, lane))}</a> '
-        f"<small>({_e(_outcome_label(r['outcome']))})</small></li>"
+        f'<span><a href="#{_e(anchors[r["nodeid"]])}" title="{_e(r["nodeid"])}">{_e(_label(r, lane))}</a> '
+        f"<small>({_e(_outcome_label(r['outcome']))})</small></span></li>"
         for r in sorted(records, key=lambda r: r["nodeid"])
     )
     return (
