@@ -78,6 +78,11 @@ class RunConfig:
         values["access_token"] = environ.get(TOKEN_ENV) or None
         return _validated(cls(**values))
 
+    def secrets(self) -> list[str]:
+        """Values no cassette, report or log may hold, wherever they appear: the live project id.
+        (Endpoint ids and locations are rewritten in URLs, the only place they belong.)"""
+        return [self.project] if self.mode != "replay" and self.project else []
+
     def describe(self) -> dict[str, Any]:
         """The settings for a report: no token, and a real project id replaced (ids are secrets there)."""
         out: dict[str, Any] = {
