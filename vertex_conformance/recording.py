@@ -281,7 +281,11 @@ def json_body(r1: Request, r2: Request) -> None:
 
 
 def _body_value(request: Request) -> Any:
-    raw = read_body(request)
+    return parse_body(read_body(request))
+
+
+def parse_body(raw: bytes | None) -> Any:
+    """A request body as the matcher compares it: parsed JSON, raw bytes when not JSON, None when empty."""
     if not raw:
         return None
     try:

@@ -50,8 +50,15 @@ from starlette.routing import Route
 from vcr.persisters.filesystem import CassetteNotFoundError
 
 from .paths import CASSETTES
-from .recording import SAMPLE_HEADER, AtomicPersister, CassetteError, CassetteSerializer, with_placeholders
-from .sample_server import google_error, serve_samples, sse_events
+from .recording import (
+    SAMPLE_HEADER,
+    AtomicPersister,
+    CassetteError,
+    CassetteSerializer,
+    parse_body,
+    with_placeholders,
+)
+from .sample_server import serve_samples, sse_events, unauthenticated
 
 PROG = "vertex-conformance"  # cli.py imports this module, so its constants cannot be imported here
 EXIT_OK, EXIT_UNUSABLE = 0, 2
@@ -156,16 +163,6 @@ def load_recordings(directory: Path) -> list[Recording]:
 def route_path(url: str) -> str:
     """The path of ``url`` with project, location and endpoint ids replaced by placeholders."""
     return urlsplit(with_placeholders(url)).path
-
-
-def parse_body(raw: bytes | None) -> Any:
-    """A request body as the matcher compares it: parsed JSON, raw bytes when not JSON, None when empty."""
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return bytes(raw)
 
 
 # --- matching ------------------------------------------------------------------------------------
@@ -281,13 +278,9 @@ def create_app(
     recordings = list(recordings)
 
     async def replay(request: Request) -> Response:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return google_error(
-                401,
-                "Request is missing required authentication credential. Expected OAuth 2 access token, "
-                "login cookie or other valid authentication credential.",
-            )
+        refused = unauthenticated(request)
+        if refused is not None:
+            return refused
         method, path, body = request.method, route_path(str(request.url)), parse_body(await request.body())
         found = find_recording(recordings, method, path, body)
         if found is None:

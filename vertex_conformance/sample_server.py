@@ -217,17 +217,25 @@ async def _one_event_at_a_time(events: list[bytes]) -> AsyncIterator[bytes]:
         yield event
 
 
+def unauthenticated(request: Request) -> Response | None:
+    """Vertex's 401 for a request without ``Authorization: Bearer <token>`` (any token will do here)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return None
+    return google_error(
+        401,
+        "Request is missing required authentication credential. Expected OAuth 2 access token, "
+        "login cookie or other valid authentication credential.",
+    )
+
+
 async def chat_completions(request: Request) -> Response:
     """Answer a Chat Completions call with the documented sample its body asks for."""
     if request.path_params["version"] not in API_VERSIONS:
         return google_error(404, f"API version {request.path_params['version']!r} is not served here")
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return google_error(
-            401,
-            "Request is missing required authentication credential. Expected OAuth 2 access token, "
-            "login cookie or other valid authentication credential.",
-        )
+    refused = unauthenticated(request)
+    if refused is not None:
+        return refused
     try:
         body = json.loads(await request.body())
     except ValueError as exc:

@@ -53,6 +53,12 @@ class Context:
             if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
                 yield f"$.response.choices[{position}].message", choice["message"]
 
+    def media_type_is(self, expected: str) -> Iterator[Violation]:
+        """A violation when the answer's Content-Type (parameters aside) is not ``expected``."""
+        media_type = self.exchange.content_type.split(";")[0].strip().lower()
+        if media_type != expected:
+            yield "$.headers.content-type", f"expected {expected}, got {self.exchange.content_type!r}"
+
     def answer_usage(self) -> tuple[str, Any]:
         """``(path, usage)``: the body's usage, or the stream's (the last chunk that carried one)."""
         if self.exchange.streamed:

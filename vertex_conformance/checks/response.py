@@ -84,9 +84,7 @@ def choice_index(ctx: Context) -> Iterator[Violation]:
     applies=lambda ctx: not ctx.exchange.streamed and ctx.exchange.status != 0 and bool(ctx.exchange.headers),
 )
 def content_type(ctx: Context) -> Iterator[Violation]:
-    media_type = ctx.exchange.content_type.split(";")[0].strip().lower()
-    if media_type != "application/json":
-        yield "$.headers.content-type", f"expected application/json, got {ctx.exchange.content_type!r}"
+    yield from ctx.media_type_is("application/json")
 
 
 @check(

@@ -19,9 +19,7 @@ SEED_STREAM = "Streaming example; stream_function_call_arguments, Beispielantwor
     applies=lambda ctx: streamed_ok(ctx) and ctx.exchange.status != 0,
 )
 def content_type(ctx: Context) -> Iterator[Violation]:
-    media_type = ctx.exchange.content_type.split(";")[0].strip().lower()
-    if media_type != "text/event-stream":
-        yield "$.headers.content-type", f"expected text/event-stream, got {ctx.exchange.content_type!r}"
+    yield from ctx.media_type_is("text/event-stream")
 
 
 @check(
