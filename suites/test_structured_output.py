@@ -1,16 +1,10 @@
 """Form 12, structured output: the SDK lane uses the SDK's parse helper with a Pydantic model (the
 seed's CalendarEvent); the raw lane sends the json_schema response format the SDK generates."""
 
-import pydantic
 import pytest
+from calendar_event import CalendarEvent
 
 from vertex_conformance.lanes import LANES
-
-
-class CalendarEvent(pydantic.BaseModel):
-    name: str
-    date: str
-    participants: list[str]
 
 
 @pytest.mark.form("structured-output")

@@ -54,11 +54,17 @@ class Conformance:
 
     # building calls
 
-    def _body(self, body: str | dict[str, Any], stream: bool, model: str | None) -> dict[str, Any]:
-        """The request body: a file of fixtures/requests (by name) or a dict, plus model and stream."""
+    def _body(
+        self, body: str | dict[str, Any], stream: bool, model: str | None, image: bool = False
+    ) -> dict[str, Any]:
+        """The request body: a file of fixtures/requests (by name) or a dict, plus model and stream,
+        and a small ``max_tokens`` so a live run stays cheap. Not for the image form: one image
+        alone is more output tokens than a text answer needs, and a cap would cut it."""
         if isinstance(body, str):
             body = json.loads((FIXTURES / "requests" / f"{body}.json").read_text(encoding="utf-8"))
         body = {"model": model, **body} if model else dict(body)
+        if not image:
+            body.setdefault("max_tokens", self.request.config.getoption("max_output_tokens"))
         if stream:
             body["stream"] = True
         return body
@@ -92,7 +98,7 @@ class Conformance:
         self._describe("gemini", stream, location, api_version)
         base = targets.openapi_base_url(self.config, location=location, api_version=api_version)
         model = targets.wire_model(self.config, image=image)
-        return self._call(base, self._body(body, stream, model), parse_with)
+        return self._call(base, self._body(body, stream, model, image), parse_with)
 
     def endpoint(
         self, body: str, *, stream: bool, location: str | None = None, api_version: str | None = None

@@ -91,6 +91,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     add("--max-retry-wait", type=float, default=30.0, help="all retry waits of one request together, seconds")
     add(
+        "--max-output-tokens",
+        type=int,
+        default=2048,
+        help="max_tokens every case asks for, to keep live runs cheap (not the image form; default 2048)",
+    )
+    add(
         "--max-total-tokens",
         type=int,
         default=None,
