@@ -12,25 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from vertex_conformance import matrix
 from vertex_conformance.lanes import LANES
 from vertex_conformance.paths import ROOT
 from vertex_conformance.sample_server import serve_samples
 
-FORMS = {
-    "plain",
-    "streaming",
-    "global",
-    "v1beta1",
-    "self-deployed",
-    "extra-body",
-    "extra-content",
-    "thinking",
-    "function-call-arguments",
-    "image-output",
-    "multimodal-input",
-    "multimodal-function-response",
-    "structured-output",
-}
+FORMS = set(matrix.FORMS)  # the documented forms, SPEC.md order
 PARITY = {"lane-parity"}  # one test sends every lane
 PROBES = {
     "probe-error-body",
@@ -153,15 +140,12 @@ def test_a_missing_cassette_fails_naming_the_file_and_the_record_command(tmp_pat
     assert {t["outcome"] for t in results["tests"]} == {"error"}
 
 
-def test_a_cassette_with_an_unplayed_interaction_fails_the_test(recorded, tmp_path):
-    _, cassettes = recorded
-    source = cassettes / "test_plain" / "test_plain_chat[httpx].yaml"
-    doubled = tmp_path / "cassettes" / "test_plain"
-    doubled.mkdir(parents=True)
-    text = source.read_text()
-    head, _, interactions = text.partition("interactions:\n")
-    (doubled / source.name).write_text(head + "interactions:\n" + interactions + interactions)
-    result = run_suite(
+def replay_variant(tmp_path, source: Path, change) -> subprocess.CompletedProcess[str]:
+    """Replay test_plain_chat[httpx] from a copy of ``source`` rewritten by ``change`` (text -> text)."""
+    variant = tmp_path / "cassettes" / "test_plain"
+    variant.mkdir(parents=True)
+    (variant / source.name).write_text(change(source.read_text()))
+    return run_suite(
         "--cassette-dir",
         str(tmp_path / "cassettes"),
         "--report-dir",
@@ -169,6 +153,15 @@ def test_a_cassette_with_an_unplayed_interaction_fails_the_test(recorded, tmp_pa
         "-k",
         "plain_chat and httpx",
     )
+
+
+def test_a_cassette_with_an_unplayed_interaction_fails_the_test(recorded, tmp_path):
+    def doubled(text: str) -> str:
+        head, _, interactions = text.partition("interactions:\n")
+        return head + "interactions:\n" + interactions + interactions
+
+    _, cassettes = recorded
+    result = replay_variant(tmp_path, cassettes / "test_plain" / "test_plain_chat[httpx].yaml", doubled)
     assert result.returncode == 1
     assert "cassette.all-played" in result.stdout
 
@@ -205,20 +198,11 @@ def test_a_request_that_differs_from_the_recording_is_an_error_not_a_traceback(t
 def test_a_changed_shape_fails_the_snapshot_requirement_alone(tmp_path):
     """A schema-valid change of an enum-like value (the traffic type) is drift only the snapshot sees."""
     source = SHIPPED / "test_plain" / "test_plain_chat[httpx].yaml"
-    changed = tmp_path / "cassettes" / "test_plain"
-    changed.mkdir(parents=True)
-    text = source.read_text()
-    assert "traffic_type: ON_DEMAND" in text
-    (changed / source.name).write_text(
-        text.replace("traffic_type: ON_DEMAND", "traffic_type: PROVISIONED_THROUGHPUT")
-    )
-    result = run_suite(
-        "--cassette-dir",
-        str(tmp_path / "cassettes"),
-        "--report-dir",
-        str(tmp_path),
-        "-k",
-        "plain_chat and httpx",
+    assert "traffic_type: ON_DEMAND" in source.read_text()
+    result = replay_variant(
+        tmp_path,
+        source,
+        lambda text: text.replace("traffic_type: ON_DEMAND", "traffic_type: PROVISIONED_THROUGHPUT"),
     )
     assert result.returncode == 1
     results = json.loads((tmp_path / "results.json").read_text())

@@ -245,6 +245,10 @@ def _requirement_changes(nodeid: str, old: dict[str, Any], new: dict[str, Any]) 
     return out
 
 
+# Where a change that is not a regression is listed, by what the item is now.
+_CHANGED_TO = {PASS: "fixes", KNOWN: "new_known_deviations", UNEXPECTED: "unexpected_passes"}
+
+
 def _requirement_category(was: str | None, now: str | None) -> str | None:
     """Which list a requirement's change belongs in; ``None``: not worth a line (unchanged, or a
     newly evaluated requirement that holds)."""
@@ -252,25 +256,13 @@ def _requirement_category(was: str | None, now: str | None) -> str | None:
         return None
     if now in _BROKEN or (now is None and was == PASS):
         return "regressions"  # a new failure, or a requirement that held and is no longer evaluated
-    if now == PASS:
-        return "fixes"
-    if now == KNOWN:
-        return "new_known_deviations"
-    if now == UNEXPECTED:
-        return "unexpected_passes"
-    return "other"
+    return _CHANGED_TO.get(now, "other")
 
 
 def _test_category(was: str, now: str) -> str:
     if was in _HELD and now in _BROKEN:
         return "regressions"
-    if now == PASS:
-        return "fixes"
-    if now == KNOWN:
-        return "new_known_deviations"
-    if now == UNEXPECTED:
-        return "unexpected_passes"
-    return "other"
+    return _CHANGED_TO.get(now, "other")
 
 
 def _finding_evidence(record: dict[str, Any], rid: str) -> str:
