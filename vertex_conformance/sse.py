@@ -8,12 +8,14 @@ a Chat Completions stream is evidence of a broken server, not noise.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import httpx
 from httpx_sse import EventSource
 
-_KNOWN_FIELDS = {"data", "event", "id", "retry"}
+# A non-empty line that is neither a comment nor one of the fields data, event, id, retry.
+_STRAY = re.compile(r"^(?!:)(?!(?:data|event|id|retry)(?::|$)).+$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -47,11 +49,10 @@ def parse_sse(text: str) -> SSEStream:
         Event(index=i, data=sse.data, event=sse.event)
         for i, sse in enumerate(EventSource(response).iter_sse())
     ]
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    stray = [
-        StrayLine(number, line)
-        for number, line in enumerate(lines, start=1)
-        if line and not line.startswith(":") and line.partition(":")[0] not in _KNOWN_FIELDS
+    normalized = text.replace("\r\n", "\n").replace("\r", "\n")
+    stray = [  # found by one regex pass: a stream has tens of thousands of lines, strays are rare
+        StrayLine(normalized.count("\n", 0, match.start()) + 1, match.group(0))
+        for match in _STRAY.finditer(normalized)
     ]
     stripped = text.rstrip("\r\n")
     unterminated = bool(stripped) and not (text.endswith("\n\n") or text.endswith("\r\n\r\n"))
