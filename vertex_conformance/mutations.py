@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 from .checks import evaluate, failures
 from .checks.tools import declared_tools
 from .exchange import Exchange, WireRequest
+from .extensions import google
 from .findings import json_path
 from .paths import CASSETTES, FIXTURES
 from .recording import SAMPLE_HEADER, AtomicPersister, CassetteSerializer
@@ -882,20 +883,15 @@ def image_base64(subject: Subject) -> Iterator[tuple[str, Exchange]]:
     )
 
 
-def _declared(audio: dict[str, Any]) -> dict[str, Any] | None:
-    google = (audio.get("extra_content") or {}).get("google")
-    return google if isinstance(google, dict) else None
-
-
 def _declare(mime: str | None) -> Callable[[dict[str, Any]], bool]:
     def edit(audio: dict[str, Any]) -> bool:
-        google = _declared(audio)
-        if google is None or google.get("mime_type") == mime:
+        declared = google(audio)
+        if not declared or declared.get("mime_type") == mime:
             return False
         if mime is None:
-            del google["mime_type"]
+            del declared["mime_type"]
         else:
-            google["mime_type"] = mime
+            declared["mime_type"] = mime
         return True
 
     return edit
@@ -929,8 +925,7 @@ def image_envelope(subject: Subject) -> Iterator[tuple[str, Exchange]]:
         _get(body, message)["content"] = "Here is your image."
         yield f"{_where(message)}: content is text", _plain(subject, body)
         body = copy.deepcopy(subject.exchange.body)
-        google = (_get(body, message).get("extra_content") or {}).get("google")
-        if isinstance(google, dict) and google.pop("thought_signature", None) is not None:
+        if google(_get(body, message)).pop("thought_signature", None) is not None:
             yield f"{_where(message)}: thought_signature dropped", _plain(subject, body)
 
 
@@ -1023,14 +1018,8 @@ def unknown_key(subject: Subject) -> Iterator[tuple[str, Exchange]]:
     yield from _field_mutants(subject, ["usage"], ["usage"], _adder("thoughts_token_count", 0))
 
 
-def _google(request: dict[str, Any]) -> dict[str, Any]:
-    extra = request.get("extra_body")
-    google = extra.get("google") if isinstance(extra, dict) else None
-    return google if isinstance(google, dict) else {}
-
-
 def _thinking(request: dict[str, Any]) -> dict[str, Any]:
-    config = _google(request).get("thinking_config")
+    config = google(request, "extra_body").get("thinking_config")
     return config if isinstance(config, dict) else {}
 
 
@@ -1061,7 +1050,7 @@ def reasoning_tokens(subject: Subject) -> Iterator[tuple[str, Exchange]]:
 def thought_tags(subject: Subject) -> Iterator[tuple[str, Exchange]]:
     """With a thought_tag_marker asked for: tags that do not balance (a closing or opening tag lost,
     a second opening, a stray closing), the thought untagged, emptied, or tagged with another marker."""
-    marker = _google(subject.request).get("thought_tag_marker")
+    marker = google(subject.request, "extra_body").get("thought_tag_marker")
     if not _answers(subject) or not isinstance(marker, str) or not marker:
         return
     opening, closing = f"<{marker}>", f"</{marker}>"

@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from .extensions import google
 from .paths import SAMPLES
 from .recording import SAMPLE_HEADER
 
@@ -37,12 +38,6 @@ CHAT_PATH = "/{version}/{resource:path}/chat/completions"  # .../projects/{p}/lo
 def _messages(body: dict[str, Any]) -> list[Any]:
     messages = body.get("messages")
     return messages if isinstance(messages, list) else []
-
-
-def _google(body: dict[str, Any]) -> dict[str, Any]:
-    extra = body.get("extra_body")
-    google = extra.get("google") if isinstance(extra, dict) else None
-    return google if isinstance(google, dict) else {}
 
 
 def _bare_model(body: dict[str, Any]) -> bool:
@@ -94,11 +89,11 @@ def _wants_json_schema(body: dict[str, Any]) -> bool:
 
 
 def _streams_thoughts(body: dict[str, Any]) -> bool:
-    return body.get("stream") is True and "thinking_config" in _google(body)
+    return body.get("stream") is True and "thinking_config" in google(body, "extra_body")
 
 
 def _thinks(body: dict[str, Any]) -> bool:
-    return "thinking_config" in _google(body)
+    return "thinking_config" in google(body, "extra_body")
 
 
 def _has_media_input(body: dict[str, Any]) -> bool:

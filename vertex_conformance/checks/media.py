@@ -15,6 +15,7 @@ import base64
 from collections.abc import Iterator
 from typing import Any
 
+from ..extensions import google
 from ..requirements import Source
 from . import Context, Violation, check
 from ._predicates import plain_ok
@@ -62,13 +63,6 @@ def image_requested(ctx: Context) -> bool:
     return plain_ok(ctx) and isinstance(modalities, list) and "image" in modalities
 
 
-def _google(owner: Any) -> dict[str, Any]:
-    """``owner.extra_content.google`` as a dict (empty when any level is missing or malformed)."""
-    extra = owner.get("extra_content") if isinstance(owner, dict) else None
-    google = extra.get("google") if isinstance(extra, dict) else None
-    return google if isinstance(google, dict) else {}
-
-
 @check(
     "image.base64",
     "An image answer's message.audio.data is strict base64 that decodes to at least one byte.",
@@ -103,7 +97,7 @@ def image_mime_matches(ctx: Context) -> Iterator[Violation]:
         audio = message.get("audio")
         if not isinstance(audio, dict):
             continue  # no image at all: image.base64 reports it
-        declared = _google(audio).get("mime_type")
+        declared = google(audio).get("mime_type")
         declared_path = f"{path}.audio.extra_content.google.mime_type"
         if not isinstance(declared, str):
             yield declared_path, f"no MIME type declared (mime_type is {declared!r})"
@@ -145,7 +139,7 @@ def image_content_null(ctx: Context) -> Iterator[Violation]:
 )
 def image_thought_signature(ctx: Context) -> Iterator[Violation]:
     for path, message in ctx.answer_messages():
-        signature = _google(message).get("thought_signature")
+        signature = google(message).get("thought_signature")
         if not (isinstance(signature, str) and signature):
             yield (
                 f"{path}.extra_content.google.thought_signature",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..extensions import google
 from ..requirements import Source
 from . import Context, Violation, check
 from ._predicates import answered, is_error_body
@@ -60,15 +61,15 @@ def unknown_fields_ignored(ctx: Context) -> Iterator[Violation]:
 
 
 def _unsigned_follow_up(ctx: Context) -> bool:
-    for message in _request(ctx).get("messages") or []:
-        if isinstance(message, dict) and message.get("role") == "assistant" and message.get("tool_calls"):
-            first = message["tool_calls"][0]
-            google = (
-                ((first.get("extra_content") or {}).get("google") or {}) if isinstance(first, dict) else {}
-            )
-            if "thought_signature" not in google:
-                return True
-    return False
+    """The request sends back an assistant turn whose (first) tool call lost its thought_signature."""
+    return any(
+        isinstance(message, dict)
+        and message.get("role") == "assistant"
+        and isinstance(message.get("tool_calls"), list)
+        and message["tool_calls"]
+        and "thought_signature" not in google(message["tool_calls"][0])
+        for message in _request(ctx).get("messages") or []
+    )
 
 
 @check(

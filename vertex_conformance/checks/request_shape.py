@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import schemas
+from ..extensions import google
 from ..requirements import Source
 from . import Context, Violation, check
 
@@ -34,12 +35,6 @@ def _with_role(ctx: Context, role: str) -> list[tuple[int, dict[str, Any]]]:
 def _tool_calls(message: dict[str, Any]) -> list[dict[str, Any]]:
     calls = message.get("tool_calls")
     return [c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
-
-
-def _google(owner: Any) -> dict[str, Any]:
-    extra = owner.get("extra_content") if isinstance(owner, dict) else None
-    google = extra.get("google") if isinstance(extra, dict) else None
-    return google if isinstance(google, dict) else {}
 
 
 @check(
@@ -83,7 +78,7 @@ def _texts(content: Any) -> list[str]:
 )
 def function_response_ref(ctx: Context) -> Iterator[Violation]:
     for position, message in _with_role(ctx, "tool"):
-        parts = _google(message).get("parts")
+        parts = google(message).get("parts")
         files = [
             part["file_data"]
             for part in (parts if isinstance(parts, list) else [])
@@ -137,7 +132,7 @@ def thought_signature_kept(ctx: Context) -> Iterator[Violation]:
         calls = _tool_calls(message)
         if not calls:
             continue
-        signature = _google(calls[0]).get("thought_signature")
+        signature = google(calls[0]).get("thought_signature")
         if not (isinstance(signature, str) and signature):
             yield (
                 f"$.request.body.messages[{position}].tool_calls[0].extra_content.google.thought_signature",

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from ..extensions import google
 from ..requirements import Source
 from . import Context, Violation, check
 from ._predicates import answered
@@ -20,20 +21,13 @@ SEED_THINKING = "Beispielanfragen: thinking_config mit extra_body verwenden (cur
 SEED_MARKER = "Beispiele für extra_body: thought_tag_marker hinzufügen"
 
 
-def _google(ctx: Context) -> dict[str, Any]:
-    """``extra_body.google`` of the request as sent, or ``{}``."""
-    extra = ctx.request.get("extra_body") if isinstance(ctx.request, dict) else None
-    google = extra.get("google") if isinstance(extra, dict) else None
-    return google if isinstance(google, dict) else {}
-
-
 def _marker(ctx: Context) -> str | None:
-    marker = _google(ctx).get("thought_tag_marker")
+    marker = google(ctx.request, "extra_body").get("thought_tag_marker")
     return marker if isinstance(marker, str) and marker else None
 
 
 def _thinking_config(ctx: Context) -> dict[str, Any]:
-    config = _google(ctx).get("thinking_config")
+    config = google(ctx.request, "extra_body").get("thinking_config")
     return config if isinstance(config, dict) else {}
 
 

@@ -22,6 +22,7 @@ import jsonschema_rs
 
 from ..assembly import ToolCall
 from ..exchange import Exchange
+from ..extensions import google
 from ..findings import Finding, json_path
 from ..requirements import Source, requirement
 from . import Context, Violation, check
@@ -149,11 +150,6 @@ def first_fragment(ctx: Context) -> Iterator[Violation]:
             yield path, f"the first fragment of a tool call lacks {', '.join(missing)}"
 
 
-def _signature(extra: Any) -> Any:
-    google = extra.get("google") if isinstance(extra, dict) else None
-    return google.get("thought_signature") if isinstance(google, dict) else None
-
-
 @check(
     "tools.thought-signature",
     "The first tool call of each answer carries extra_content.google.thought_signature "
@@ -171,7 +167,7 @@ def thought_signature(ctx: Context) -> Iterator[Violation]:
         firsts = ((call.path, call.body) for call in _calls(ctx) if call.position == 0)
         where = "the first tool call"
     for path, carrier in firsts:
-        signature = _signature(carrier.get("extra_content"))
+        signature = google(carrier).get("thought_signature")
         if not (isinstance(signature, str) and signature):
             yield f"{path}.extra_content", f"{where} has no extra_content.google.thought_signature"
 
