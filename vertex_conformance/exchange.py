@@ -8,12 +8,19 @@ business, because "it did not parse" is itself a finding.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import orjson
+
 from .sse import Event, SSEStream, parse_sse
+
+# What counts as JSON here is RFC 8259, as orjson reads it: json.loads also takes NaN, Infinity
+# and lone surrogates, which no JSON document may hold, so a strict client would reject an answer
+# json.loads passes. orjson is also about twice as fast, and a long stream is mostly parsing.
+# Raises ValueError (orjson.JSONDecodeError is one) for text that is not JSON.
+parse_json = orjson.loads
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,7 @@ class WireRequest:
     def body(self) -> Any:
         """The parsed JSON body, or ``None`` when the body was empty or not JSON."""
         try:
-            return json.loads(self.body_text) if self.body_text else None
+            return parse_json(self.body_text) if self.body_text else None
         except ValueError:
             return None
 
@@ -60,7 +67,7 @@ class Exchange:
         if self.body_text is None:
             return False, None
         try:
-            return True, json.loads(self.body_text)
+            return True, parse_json(self.body_text)
         except ValueError:
             return False, None
 
@@ -89,7 +96,7 @@ class Exchange:
                 out.append((event, event.data, None))
                 continue
             try:
-                out.append((event, json.loads(event.data), None))
+                out.append((event, parse_json(event.data), None))
             except ValueError as exc:
                 out.append((event, None, str(exc)))
         return out

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 import httpx
 from httpx_sse import EventSource
 
-# A non-empty line that is neither a comment nor one of the fields data, event, id, retry.
-_STRAY = re.compile(r"^(?!:)(?!(?:data|event|id|retry)(?::|$)).+$", re.MULTILINE)
+# A non-empty line that is neither a comment nor one of the fields data, event, id, retry, found
+# by the newline that starts it: a pattern that begins with a literal lets the regex engine jump
+# from newline to newline instead of trying every character of a long stream.
+_STRAY = re.compile(r"\n((?!:)(?!(?:data|event|id|retry)(?::|\n|$))[^\n]+)")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a long stream makes tens of thousands, and frozen init is slow
 class Event:
     """One dispatched SSE event: its position among events and its ``data`` payload."""
 
@@ -45,14 +47,10 @@ class SSEStream:
 def parse_sse(text: str) -> SSEStream:
     """Frame ``text`` (the body of a ``text/event-stream`` response) into events."""
     response = httpx.Response(200, headers={"content-type": "text/event-stream"}, text=text)
-    events = [
-        Event(index=i, data=sse.data, event=sse.event)
-        for i, sse in enumerate(EventSource(response).iter_sse())
-    ]
-    normalized = text.replace("\r\n", "\n").replace("\r", "\n")
+    events = [Event(i, sse.data, sse.event) for i, sse in enumerate(EventSource(response).iter_sse())]
+    lines = "\n" + text.replace("\r\n", "\n").replace("\r", "\n")  # each line after a newline
     stray = [  # found by one regex pass: a stream has tens of thousands of lines, strays are rare
-        StrayLine(normalized.count("\n", 0, match.start()) + 1, match.group(0))
-        for match in _STRAY.finditer(normalized)
+        StrayLine(lines.count("\n", 0, match.start() + 1), match.group(1)) for match in _STRAY.finditer(lines)
     ]
     stripped = text.rstrip("\r\n")
     unterminated = bool(stripped) and not (text.endswith("\n\n") or text.endswith("\r\n\r\n"))

@@ -8,11 +8,11 @@ request body is known, answered or not.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from .. import schemas
+from ..exchange import parse_json
 from ..extensions import google
 from ..requirements import Source
 from . import Context, Violation, check
@@ -87,7 +87,7 @@ def function_response_ref(ctx: Context) -> Iterator[Violation]:
         names = {f["display_name"] for f in files if isinstance(f.get("display_name"), str)}
         for text in _texts(message.get("content")):
             try:
-                value = json.loads(text)
+                value = parse_json(text)
             except ValueError:
                 continue  # plain text holds no $ref
             for ref in _refs(value):

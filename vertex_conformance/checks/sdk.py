@@ -18,6 +18,7 @@ from typing import Any
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletionChunk
 
+from ..exchange import parse_json
 from ..findings import json_path
 from ..lanes import SDK_LANES
 from ..requirements import Source
@@ -186,7 +187,7 @@ def _call(id: Any, name: Any, arguments: Any) -> ToolCall:
     """A tool call as compared: its id, its name and its arguments parsed (the raw text when not JSON).
     The id counts: a follow-up turn answers each call by it."""
     try:
-        return id, name, json.loads(arguments) if isinstance(arguments, str) else arguments
+        return id, name, parse_json(arguments) if isinstance(arguments, str) else arguments
     except ValueError:
         return id, name, arguments
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import jsonschema_rs
 
+from ..exchange import parse_json
 from ..findings import json_path
 from ..requirements import Source
 from . import Context, Violation, check
@@ -45,7 +46,7 @@ def _parse(content: Any) -> Any:
     if not isinstance(content, str):
         return _NOT_JSON
     try:
-        return json.loads(content)
+        return parse_json(content)
     except ValueError:
         return _NOT_JSON
 
@@ -64,7 +65,7 @@ def answer_is_json(ctx: Context) -> Iterator[Violation]:
             yield f"{path}.content", f"no text to parse (content is {content!r})"
             continue
         try:
-            json.loads(content)
+            parse_json(content)
         except ValueError as exc:
             yield f"{path}.content", f"not JSON ({exc}): {content[:80]!r}"
 

@@ -14,14 +14,13 @@ so ``vertex-conformance check`` of the documented samples remains a clean baseli
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import jsonschema_rs
 
 from ..assembly import ToolCall
-from ..exchange import Exchange
+from ..exchange import Exchange, parse_json
 from ..extensions import google
 from ..findings import Finding, json_path
 from ..requirements import Source, requirement
@@ -46,7 +45,7 @@ def declared_tools(request: Any) -> dict[str, Any]:
 def _parsed(arguments: Any) -> Any:
     """The arguments parsed as JSON, or ``_NOT_PARSED``."""
     try:
-        return json.loads(arguments) if isinstance(arguments, str) else _NOT_PARSED
+        return parse_json(arguments) if isinstance(arguments, str) else _NOT_PARSED
     except ValueError:
         return _NOT_PARSED
 
