@@ -14,9 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import anyio.to_thread
-import google.auth
-import google.auth.exceptions
-import google.auth.transport.requests
 import httpx
 
 from .config import ConfigError, RunConfig
@@ -81,6 +78,10 @@ class AdcToken:
         return f"AdcToken(scopes={self._scopes!r})"
 
     def token(self) -> str:
+        # google-auth (and requests beneath it) is imported here, not at the top: a replayed run,
+        # which needs no token, then starts a tenth of a second sooner.
+        import google.auth.exceptions
+
         with self._lock:
             try:
                 creds = self._loaded()
@@ -97,11 +98,15 @@ class AdcToken:
 
     def _loaded(self) -> Any:
         if self._credentials is None:
+            import google.auth
+
             self._credentials, _ = google.auth.default(scopes=self._scopes, request=self._request)
         return self._credentials
 
     def _transport(self) -> Any:
         if self._request is None:
+            import google.auth.transport.requests
+
             self._request = google.auth.transport.requests.Request()
         return self._request
 

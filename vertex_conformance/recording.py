@@ -545,12 +545,12 @@ class CassetteSerializer:
                         "body": _decode_body(request.get("body", {"string": None}), f"{where} request"),
                         "headers": _headers_in(request.get("headers", {}), where),
                     },
-                    "response": {"status": status, "headers": headers, "body": {"string": body}},
+                    "response": {"status": dict(status), "headers": headers, "body": {"string": body}},
                 }
             )
         result: dict[str, Any] = {"version": 1, "interactions": interactions}
         if document.get("metadata"):
-            result["metadata"] = document["metadata"]
+            result["metadata"] = copy.deepcopy(document["metadata"])
         return result
 
 
@@ -564,7 +564,9 @@ def _parse(text: str) -> Any:
 
 
 def _load_document(text: str) -> dict[str, Any]:
-    document = copy.deepcopy(_parse(text))
+    """The parsed cassette, checked for its three keys. It is the cached object itself, so it is
+    read, never changed: what callers hand on, they copy."""
+    document = _parse(text)
     if not isinstance(document, dict):
         raise ValueError("the top level is not a mapping")
     if not isinstance(document.get("meta"), dict):
@@ -585,7 +587,7 @@ def _reason(exc: Exception) -> str:
 def read_meta(path: os.PathLike[str] | str) -> dict[str, Any]:
     """The ``meta`` mapping of a cassette file, for reports. Raises CassetteError if it is not one."""
     try:
-        return _load_document(Path(path).read_text(encoding="utf-8"))["meta"]
+        return copy.deepcopy(_load_document(Path(path).read_text(encoding="utf-8"))["meta"])
     except (yaml.YAMLError, ValueError) as exc:
         raise CassetteError(path, _reason(exc)) from exc
 

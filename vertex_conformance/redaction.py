@@ -12,6 +12,7 @@ secret scanner agree on one definition:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
@@ -46,6 +47,7 @@ _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 LISTED_SECRET = "listed secret value"
 
 
+@functools.lru_cache(maxsize=512)  # asked for every header of every request vcrpy loads or matches
 def is_sensitive_header(name: str) -> bool:
     """Whether a header may carry credentials or session data (case-insensitive)."""
     lowered = name.strip().lower()
