@@ -9,7 +9,8 @@
     SSE framing, schema validation alone, stream assembly and the full ``evaluate()``, each also as a
     ratio to ``json.loads`` of the same data payloads.
 (b) ``suite``: the wall time of the offline conformance suite (``pytest suites``, a subprocess) as a
-    ratio to a pytest run of as many empty tests.
+    ratio to a pytest run of as many empty tests; and, as the floor under that ratio, the same empty
+    tests in a module that imports the openai SDK, which the suite's SDK lanes cannot do without.
 (c) ``peers``: the mutation score next to OpenAI's schema alone and the openai SDK's own parsing,
     overall and by operator (see peers.py).
 
@@ -41,7 +42,7 @@ import peers
 from vertex_conformance import mutations, schemas
 from vertex_conformance.assembly import assemble
 from vertex_conformance.checks import evaluate
-from vertex_conformance.exchange import Exchange, WireRequest
+from vertex_conformance.exchange import Exchange, WireRequest, bulk_acyclic
 from vertex_conformance.paths import ROOT, SAMPLES
 from vertex_conformance.sse import parse_sse
 
@@ -92,8 +93,15 @@ def throughput(count: int, repeats: int) -> dict[str, Any]:
         if any(results.values()):  # a stream that failed a check would not have run every check to its end
             raise RuntimeError(f"the generated stream fails {sorted(k for k, v in results.items() if v)}")
 
+    def json_loads_gc_paused() -> None:
+        with bulk_acyclic():
+            [json.loads(p) for p in payloads]
+
     stages = {
         "json.loads": lambda: [json.loads(p) for p in payloads],
+        # evaluate() pauses the cyclic collector while it parses (exchange.bulk_acyclic); this row
+        # shows what the same pause does for json.loads, so the ratio can be read both ways.
+        "json.loads, GC paused": json_loads_gc_paused,
         "SSE framing": lambda: parse_sse(text),
         "schema validation": lambda: [schemas.violations("vertex", "chunk", c) for _, c in chunks],
         "stream assembly": lambda: assemble(chunks),
@@ -147,20 +155,28 @@ def suite(repeats: int) -> dict[str, Any]:
     if not collected:
         raise RuntimeError(f"pytest suites --collect-only collected nothing:\n{listing[-2000:]}")
     count = int(collected.group(1))
+    empty_tests = "".join(f"def test_empty_{n}():\n    pass\n\n\n" for n in range(count))
     with tempfile.TemporaryDirectory() as scratch:
-        empty = Path(scratch, "empty")
-        empty.mkdir()
-        body = "".join(f"def test_empty_{n}():\n    pass\n\n\n" for n in range(count))
-        (empty / "test_empty.py").write_text(body, encoding="utf-8")
+        empty, floor = Path(scratch, "empty"), Path(scratch, "floor")
+        for directory, head in ((empty, ""), (floor, "import openai  # noqa: F401\n\n\n")):
+            directory.mkdir()
+            (directory / "test_empty.py").write_text(head + empty_tests, encoding="utf-8")
         reports = Path(scratch, "reports")
-        suite_runs = [_pytest(["suites", "--report-dir", str(reports)], ROOT) for _ in range(repeats)]
-        empty_runs = [_pytest(["--rootdir", str(empty), str(empty)], empty) for _ in range(repeats)]
-    suite_time, empty_time = statistics.median(suite_runs), statistics.median(empty_runs)
+        runs: dict[str, list[float]] = {"suite": [], "empty": [], "floor": []}
+        for _ in range(repeats):  # interleaved, so a change in the machine's load touches all three
+            runs["suite"].append(_pytest(["suites", "--report-dir", str(reports)], ROOT))
+            runs["empty"].append(_pytest(["--rootdir", str(empty), str(empty)], empty))
+            runs["floor"].append(_pytest(["--rootdir", str(floor), str(floor)], floor))
+    suite_time, empty_time, floor_time = (statistics.median(runs[k]) for k in ("suite", "empty", "floor"))
     return {
         "tests": count,
         "suite_seconds": round(suite_time, 3),
         "empty_seconds": round(empty_time, 3),
         "ratio": round(suite_time / empty_time, 3),
+        # The same empty tests in a module that imports the openai SDK: what any suite that drives the
+        # SDK in-process pays before its first test (importing it, and tearing it down at exit).
+        "sdk_floor_seconds": round(floor_time, 3),
+        "sdk_floor_ratio": round(floor_time / empty_time, 3),
     }
 
 
@@ -193,7 +209,7 @@ def report(figures: dict[str, Any]) -> str:
         lines += ["", f"(a) checks throughput, one stream of {t['chunks']} chunks ({t['bytes']} bytes):"]
         for name, rate in t["objects_per_second"].items():
             lines.append(
-                f"  {name:<20} {rate:>12,} objects/s   x{t['ratio_to_json_loads'][name]:.3f} json.loads"
+                f"  {name:<22} {rate:>12,} objects/s   x{t['ratio_to_json_loads'][name]:.3f} json.loads"
             )
     if "suite" in figures:
         s = figures["suite"]
@@ -201,6 +217,8 @@ def report(figures: dict[str, Any]) -> str:
             "",
             f"(b) offline suite: {s['tests']} tests in {s['suite_seconds']} s; {s['tests']} empty tests in "
             f"{s['empty_seconds']} s; ratio {s['ratio']}",
+            f"    floor: the same empty tests importing openai take {s['sdk_floor_seconds']} s, ratio "
+            f"{s['sdk_floor_ratio']} (no suite that runs the SDK in-process goes under it)",
         ]
     if "peers" in figures:
         lines += [

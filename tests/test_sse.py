@@ -37,3 +37,13 @@ def test_an_unterminated_last_event_is_dropped_and_flagged():
 def test_empty_text_has_no_events():
     stream = parse_sse("")
     assert stream.events == [] and stream.stray_lines == [] and not stream.unterminated
+
+
+def test_stray_lines_are_numbered_from_one_whatever_the_line_ending():
+    text = 'oops\r\ndata: {"a":1}\r\n\r\nevent: x\r\nid\r\nretry: 5\r\nidle: 3\r\n: comment\r\ndata\r\n\r\n'
+    assert [(s.number, s.text) for s in parse_sse(text).stray_lines] == [(1, "oops"), (7, "idle: 3")]
+
+
+def test_a_field_name_without_its_colon_is_a_field_and_a_longer_name_is_not():
+    stream = parse_sse("data\n\ndatabase: 1\n\n")
+    assert [(s.number, s.text) for s in stream.stray_lines] == [(3, "database: 1")]

@@ -8,6 +8,9 @@ business, because "it did not parse" is itself a finding.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -21,6 +24,25 @@ from .sse import Event, SSEStream, parse_sse
 # json.loads passes. orjson is also about twice as fast, and a long stream is mostly parsing.
 # Raises ValueError (orjson.JSONDecodeError is one) for text that is not JSON.
 parse_json = orjson.loads
+
+
+@contextmanager
+def bulk_acyclic() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many objects that cannot form cycles.
+
+    A long stream's parsed events are tens of thousands of small dicts and lists; each allocation
+    counts towards the next collection, and collections walk every live container, so the
+    collector ends up taking about half of the parse time and finds nothing (JSON values are
+    acyclic; reference counting frees them). Mercurial's ``util.nogc`` does the same for the same
+    reason. The collector is resumed only if it was running, so callers may nest this.
+    """
+    running = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if running:
+            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -84,25 +106,30 @@ class Exchange:
     @cached_property
     def sse(self) -> SSEStream:
         """The SSE framing of ``stream_text`` (empty for non-streamed exchanges)."""
-        return parse_sse(self.stream_text or "")
+        with bulk_acyclic():
+            return parse_sse(self.stream_text or "")
 
     @cached_property
     def parsed_events(self) -> list[tuple[Event, Any, str | None]]:
         """Every event with its data parsed once: ``(event, value, None)``, or ``(event, None, why)``
         when the data is not JSON. ``[DONE]`` is kept as the string it is."""
         out: list[tuple[Event, Any, str | None]] = []
-        for event in self.sse.events:
-            if event.data == "[DONE]":
-                out.append((event, event.data, None))
-                continue
-            try:
-                out.append((event, parse_json(event.data), None))
-            except ValueError as exc:
-                out.append((event, None, str(exc)))
+        events = self.sse.events
+        with bulk_acyclic():
+            for event in events:
+                if event.data == "[DONE]":
+                    out.append((event, event.data, None))
+                    continue
+                try:
+                    out.append((event, parse_json(event.data), None))
+                except ValueError as exc:
+                    out.append((event, None, str(exc)))
         return out
 
     @cached_property
     def chunks(self) -> list[tuple[int, Any]]:
         """``(event index, chunk)`` for every event whose data is a JSON object (``[DONE]`` and
         malformed events are left to the framing checks)."""
-        return [(event.index, value) for event, value, _ in self.parsed_events if isinstance(value, dict)]
+        events = self.parsed_events
+        with bulk_acyclic():
+            return [(event.index, value) for event, value, _ in events if isinstance(value, dict)]
