@@ -184,8 +184,13 @@ def test_unreadable_file_still_lets_the_others_be_reported(capsys, tmp_path):
 
 @pytest.mark.parametrize(
     ("content", "fragment"),
-    [("not json", "request is not JSON"), ('["a list"]', "not an object"), ("", "empty file")],
-    ids=["not-json", "not-an-object", "empty"],
+    [
+        ("not json", "request is not JSON"),
+        ('{"max_tokens": NaN}', "request is not JSON"),
+        ('["a list"]', "not an object"),
+        ("", "empty file"),
+    ],
+    ids=["not-json", "nan-is-not-json", "not-an-object", "empty"],
 )
 def test_bad_request_file_exits_2_with_one_line(capsys, tmp_path, content, fragment):
     request = tmp_path / "request.json"

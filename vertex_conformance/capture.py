@@ -9,13 +9,12 @@ becomes a body that fails ``response.json``, not an input error.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
 from .checks import Context
 from .checks._predicates import is_error_body
-from .exchange import Exchange, WireRequest
+from .exchange import Exchange, WireRequest, parse_json
 
 Kind = Literal["stream", "response", "error"]
 
@@ -82,7 +81,7 @@ def read_request(path: Path) -> WireRequest:
     """
     text = read_text(path)
     try:
-        body = json.loads(text)
+        body = parse_json(text)  # what WireRequest.body will accept, or the checks would go quiet
     except ValueError as exc:
         raise UnreadableInput(f"{path}: request is not JSON ({exc})") from exc
     if not isinstance(body, dict):
