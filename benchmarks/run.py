@@ -9,8 +9,9 @@
     SSE framing, schema validation alone, stream assembly and the full ``evaluate()``, each also as a
     ratio to ``json.loads`` of the same data payloads.
 (b) ``suite``: the wall time of the offline conformance suite (``pytest suites``, a subprocess) as a
-    ratio to a pytest run of as many empty tests; and, as the floor under that ratio, the same empty
-    tests in a module that imports the openai SDK, which the suite's SDK lanes cannot do without.
+    ratio to a pytest run of as many empty tests, and to two more baselines (``BASELINES``): the
+    same empty tests importing the openai SDK (the floor under the ratio), and under this
+    project's pytest plugin (what the tests cost beyond the imports).
 (c) ``peers``: the mutation score next to OpenAI's schema alone and the openai SDK's own parsing,
     overall and by operator (see peers.py).
 
@@ -143,6 +144,27 @@ def _pytest(args: list[str], cwd: Path) -> float:
     return elapsed
 
 
+# What the suite's wall time is compared with: as many empty tests, each set in its own directory.
+# "empty" is bare pytest, the target's baseline. "sdk_floor" adds ``import openai`` to the module:
+# the SDK lanes need the SDK, so no suite that runs them in-process can beat that run. "plugin" has
+# a conftest load this project's pytest plugin, so every import the suite makes is paid on both
+# sides and the ratio is what the conformance tests themselves cost.
+BASELINES: dict[str, dict[str, str]] = {
+    "empty": {},
+    "sdk_floor": {"head": "import openai  # noqa: F401\n\n\n"},
+    "plugin": {"conftest.py": 'pytest_plugins = ["vertex_conformance.plugin"]\n'},
+}
+
+
+def _empty_tests(directory: Path, count: int, files: dict[str, str]) -> Path:
+    directory.mkdir()
+    body = "".join(f"def test_empty_{n}():\n    pass\n\n\n" for n in range(count))
+    (directory / "test_empty.py").write_text(files.get("head", "") + body, encoding="utf-8")
+    if "conftest.py" in files:
+        (directory / "conftest.py").write_text(files["conftest.py"], encoding="utf-8")
+    return directory
+
+
 def suite(repeats: int) -> dict[str, Any]:
     listing = subprocess.run(
         [sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-p", "no:cacheprovider"],
@@ -155,28 +177,29 @@ def suite(repeats: int) -> dict[str, Any]:
     if not collected:
         raise RuntimeError(f"pytest suites --collect-only collected nothing:\n{listing[-2000:]}")
     count = int(collected.group(1))
-    empty_tests = "".join(f"def test_empty_{n}():\n    pass\n\n\n" for n in range(count))
     with tempfile.TemporaryDirectory() as scratch:
-        empty, floor = Path(scratch, "empty"), Path(scratch, "floor")
-        for directory, head in ((empty, ""), (floor, "import openai  # noqa: F401\n\n\n")):
-            directory.mkdir()
-            (directory / "test_empty.py").write_text(head + empty_tests, encoding="utf-8")
-        reports = Path(scratch, "reports")
-        runs: dict[str, list[float]] = {"suite": [], "empty": [], "floor": []}
-        for _ in range(repeats):  # interleaved, so a change in the machine's load touches all three
-            runs["suite"].append(_pytest(["suites", "--report-dir", str(reports)], ROOT))
-            runs["empty"].append(_pytest(["--rootdir", str(empty), str(empty)], empty))
-            runs["floor"].append(_pytest(["--rootdir", str(floor), str(floor)], floor))
-    suite_time, empty_time, floor_time = (statistics.median(runs[k]) for k in ("suite", "empty", "floor"))
+        reports = str(Path(scratch, "reports"))
+        directories = {name: _empty_tests(Path(scratch, name), count, BASELINES[name]) for name in BASELINES}
+        runs: dict[str, list[float]] = {name: [] for name in ("suite", *BASELINES)}
+        for _ in range(repeats):  # interleaved, so a change in the machine's load touches every run
+            runs["suite"].append(_pytest(["suites", "--report-dir", reports], ROOT))
+            for name, directory in directories.items():
+                plugin = ["--report-dir", reports] if "conftest.py" in BASELINES[name] else []
+                runs[name].append(_pytest(["--rootdir", str(directory), str(directory), *plugin], directory))
+    times = {name: statistics.median(values) for name, values in runs.items()}
     return {
         "tests": count,
-        "suite_seconds": round(suite_time, 3),
-        "empty_seconds": round(empty_time, 3),
-        "ratio": round(suite_time / empty_time, 3),
-        # The same empty tests in a module that imports the openai SDK: what any suite that drives the
-        # SDK in-process pays before its first test (importing it, and tearing it down at exit).
-        "sdk_floor_seconds": round(floor_time, 3),
-        "sdk_floor_ratio": round(floor_time / empty_time, 3),
+        "suite_seconds": round(times["suite"], 3),
+        "empty_seconds": round(times["empty"], 3),
+        "ratio": round(times["suite"] / times["empty"], 3),
+        "baselines": {
+            name: {
+                "seconds": round(times[name], 3),
+                "ratio_to_empty": round(times[name] / times["empty"], 3),
+                "suite_ratio": round(times["suite"] / times[name], 3),
+            }
+            for name in BASELINES
+        },
     }
 
 
@@ -217,9 +240,11 @@ def report(figures: dict[str, Any]) -> str:
             "",
             f"(b) offline suite: {s['tests']} tests in {s['suite_seconds']} s; {s['tests']} empty tests in "
             f"{s['empty_seconds']} s; ratio {s['ratio']}",
-            f"    floor: the same empty tests importing openai take {s['sdk_floor_seconds']} s, ratio "
-            f"{s['sdk_floor_ratio']} (no suite that runs the SDK in-process goes under it)",
         ]
+        lines.append("    baseline     seconds   x empty   suite x baseline")
+        for name, base in s["baselines"].items():
+            seconds, to_empty, suite_ratio = base["seconds"], base["ratio_to_empty"], base["suite_ratio"]
+            lines.append(f"    {name:<10} {seconds:>9} {to_empty:>9.3f} {suite_ratio:>18.3f}")
     if "peers" in figures:
         lines += [
             "",
