@@ -1,0 +1,92 @@
+"""benchmarks/run.py: its cheap parts run, and its baselines are pytest runs that work.
+
+The figures themselves are not asserted (they are timings on a shared machine); what is checked
+is that the script still measures what docs/detection.md says it measures.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vertex_conformance.paths import ROOT
+
+SCRIPT = ROOT / "benchmarks" / "run.py"
+
+
+@pytest.fixture
+def bench(monkeypatch: pytest.MonkeyPatch):
+    """The script as a module (it imports peers.py beside it, as it does when run)."""
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    import run
+
+    return run
+
+
+def test_throughput_runs_every_stage_on_a_small_stream_and_prints_json():
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--only", "throughput", "--chunks", "300", "--repeats", "1", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)["throughput"]
+    assert figures["chunks"] == 300
+    assert set(figures["ratio_to_json_loads"]) == {
+        "json.loads",
+        "json.loads, GC paused",
+        "SSE framing",
+        "schema validation",
+        "stream assembly",
+        "evaluate()",
+    }
+    assert all(rate > 0 for rate in figures["objects_per_second"].values())
+
+
+def test_the_generated_stream_conforms_so_evaluate_runs_every_check(bench):
+    payloads, text = bench.generated_stream(50)
+    assert len(payloads) == 50 and text.endswith("data: [DONE]\n\n")
+    bench.throughput(50, 1)  # raises if the generated stream failed a check
+
+
+@pytest.mark.parametrize("name", ["empty", "sdk_floor", "plugin"])
+def test_each_baseline_is_a_pytest_run_of_that_many_passing_tests(bench, tmp_path: Path, name: str):
+    directory = bench._empty_tests(tmp_path / name, 3, bench.BASELINES[name])
+    extra = ["--report-dir", str(tmp_path / "reports")] if name == "plugin" else []
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(directory),
+            str(directory),
+            *extra,
+        ],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "3 passed" in done.stdout
+
+
+def test_the_report_prints_the_suite_ratio_and_every_baseline(bench):
+    baselines = {
+        name: {"seconds": 1.0, "ratio_to_empty": 2.0, "suite_ratio": 3.0} for name in bench.BASELINES
+    }
+    suite = {"tests": 9, "suite_seconds": 3.0, "empty_seconds": 0.5, "ratio": 6.0, "baselines": baselines}
+    text = bench.report({"machine": {}, "suite": suite})
+    assert "ratio 6.0" in text
+    assert all(name in text for name in bench.BASELINES)
