@@ -30,6 +30,7 @@ _PACKAGES = (
     "vcrpy",
     "pytest-recording",
     "jsonschema-rs",
+    "orjson",
     "google-auth",
     "pytest",
     "syrupy",
