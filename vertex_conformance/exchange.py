@@ -21,8 +21,10 @@ from .sse import Event, SSEStream, parse_sse
 
 # What counts as JSON here is RFC 8259, as orjson reads it: json.loads also takes NaN, Infinity
 # and lone surrogates, which no JSON document may hold, so a strict client would reject an answer
-# json.loads passes. orjson is also about twice as fast, and a long stream is mostly parsing.
-# Raises ValueError (orjson.JSONDecodeError is one) for text that is not JSON.
+# json.loads passes; a number too large for a double is refused too. orjson is also about twice
+# as fast, and a long stream is mostly parsing. One difference is looser: an integer beyond 64 bits
+# comes back as a float (no answer carries one). Raises ValueError (orjson.JSONDecodeError is one)
+# for text that is not JSON.
 parse_json = orjson.loads
 
 
