@@ -165,6 +165,12 @@ def _empty_tests(directory: Path, count: int, files: dict[str, str]) -> Path:
     return directory
 
 
+def _baseline_args(directory: Path, files: dict[str, str], reports: str) -> list[str]:
+    """pytest's arguments for one baseline; under the plugin, reports go to scratch, not reports/."""
+    plugin = ["--report-dir", reports] if "conftest.py" in files else []
+    return ["--rootdir", str(directory), str(directory), *plugin]
+
+
 def suite(repeats: int) -> dict[str, Any]:
     listing = subprocess.run(
         [sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-p", "no:cacheprovider"],
@@ -184,8 +190,7 @@ def suite(repeats: int) -> dict[str, Any]:
         for _ in range(repeats):  # interleaved, so a change in the machine's load touches every run
             runs["suite"].append(_pytest(["suites", "--report-dir", reports], ROOT))
             for name, directory in directories.items():
-                plugin = ["--report-dir", reports] if "conftest.py" in BASELINES[name] else []
-                runs[name].append(_pytest(["--rootdir", str(directory), str(directory), *plugin], directory))
+                runs[name].append(_pytest(_baseline_args(directory, BASELINES[name], reports), directory))
     times = {name: statistics.median(values) for name, values in runs.items()}
     return {
         "tests": count,

@@ -58,20 +58,9 @@ def test_the_generated_stream_conforms_so_evaluate_runs_every_check(bench):
 @pytest.mark.parametrize("name", ["empty", "sdk_floor", "plugin"])
 def test_each_baseline_is_a_pytest_run_of_that_many_passing_tests(bench, tmp_path: Path, name: str):
     directory = bench._empty_tests(tmp_path / name, 3, bench.BASELINES[name])
-    extra = ["--report-dir", str(tmp_path / "reports")] if name == "plugin" else []
+    args = bench._baseline_args(directory, bench.BASELINES[name], str(tmp_path / "reports"))
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--rootdir",
-            str(directory),
-            str(directory),
-            *extra,
-        ],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
         cwd=directory,
         capture_output=True,
         text=True,
