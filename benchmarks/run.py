@@ -129,15 +129,20 @@ def hot_spots(count: int, top: int = 12) -> str:
     return out.getvalue()
 
 
-def _pytest(args: list[str], cwd: Path) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(
+def run_pytest(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """One quiet pytest run in a subprocess, as every timed run is made."""
+    return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def _pytest(args: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    done = run_pytest(args, cwd)
     elapsed = time.perf_counter() - start
     if done.returncode not in (0, 1):  # 1: some conformance test failed, still a full run
         raise RuntimeError(f"pytest {' '.join(args)} exited {done.returncode}:\n{done.stdout[-2000:]}")
@@ -172,13 +177,8 @@ def _baseline_args(directory: Path, files: dict[str, str], reports: str) -> list
 
 
 def suite(repeats: int) -> dict[str, Any]:
-    listing = subprocess.run(
-        [sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-p", "no:cacheprovider"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,  # syrupy exits 1 on --collect-only ("snapshots unused"); the count is what matters
-    ).stdout
+    # syrupy exits 1 on --collect-only ("snapshots unused"), so the exit code is not looked at: the count is
+    listing = run_pytest(["suites", "--collect-only"], ROOT).stdout
     collected = re.search(r"^(\d+) tests? collected", listing, re.MULTILINE)
     if not collected:
         raise RuntimeError(f"pytest suites --collect-only collected nothing:\n{listing[-2000:]}")

@@ -59,14 +59,7 @@ def test_the_generated_stream_conforms_so_evaluate_runs_every_check(bench):
 def test_each_baseline_is_a_pytest_run_of_that_many_passing_tests(bench, tmp_path: Path, name: str):
     directory = bench._empty_tests(tmp_path / name, 3, bench.BASELINES[name])
     args = bench._baseline_args(directory, bench.BASELINES[name], str(tmp_path / "reports"))
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    done = bench.run_pytest(args, directory)
     assert done.returncode == 0, done.stdout[-2000:]
     assert "3 passed" in done.stdout
 
