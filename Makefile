@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 OPENAI_SDK ?=  # the openai SDK version under test, e.g. 2.8.0; empty: keep the one installed
 
-.PHONY: conformance gate openai-sdk test lint secrets cassettes bench clean
+.PHONY: conformance gate openai-sdk test test-fast lint secrets cassettes bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ gate: openai-sdk
 test: $(STAMP) lint secrets
 	$(BIN)/pytest tests -n 2 $(ARGS)
 
+## The quick loop: the same, without the tests that start a process (marked `slow`); CI runs `test`.
+test-fast: $(STAMP) lint secrets
+	$(BIN)/pytest tests -n 2 -m "not slow" $(ARGS)
+
 secrets: $(STAMP)
 	$(BIN)/python -m vertex_conformance.secrets_scan fixtures reports $(if $(VERTEX_PROJECT),--project-id $(VERTEX_PROJECT))
 
@@ -38,7 +42,12 @@ lint: $(STAMP)
 
 ## Rebuild the shipped cassettes and snapshots from the documented samples (local server, no network).
 cassettes: $(STAMP)
-	$(BIN)/python -m vertex_conformance.build_cassettes $(ARGS)
+	$(BIN)/python -m tools.build_cassettes $(ARGS)
+
+## Regenerate docs/requirements.yaml from the code (new ids added, vanished ids kept as retired).
+.PHONY: requirements
+requirements: $(STAMP)
+	$(BIN)/python -m tools.requirements_manifest $(ARGS)
 
 ## Detection power and speed: mutation score, peers, throughput, suite time (docs/detection.md).
 bench: $(STAMP)

@@ -34,9 +34,9 @@ from openai import OpenAI, Stream
 from openai._streaming import SSEDecoder
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
+from tools.mutations import Mutant, Run
 from vertex_conformance import schemas
 from vertex_conformance.exchange import Exchange
-from vertex_conformance.mutations import Mutant, Run
 
 Signature = tuple[Any, ...]
 Unit = tuple[str, frozenset[Signature]]  # (the data judged, its violations)

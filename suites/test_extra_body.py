@@ -6,12 +6,12 @@ as the page shows. Both must put the same JSON on the wire."""
 import pytest
 
 from vertex_conformance.checks.parity import compare_wire_bodies
-from vertex_conformance.lanes import LANES
+from vertex_conformance.vocabulary import SUITE_LANES
 
 
 @pytest.mark.form("extra-body")
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
-@pytest.mark.parametrize("lane", LANES)
+@pytest.mark.parametrize("lane", SUITE_LANES)
 def test_extra_body_thought_tag_marker(conformance, lane, stream):
     conformance.verify(conformance.send(lane, conformance.gemini("extra_body", stream=stream)))
 

@@ -2,12 +2,12 @@
 
 import pytest
 
-from vertex_conformance.lanes import LANES
+from vertex_conformance.vocabulary import SUITE_LANES
 
 
 @pytest.mark.form("global")
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
-@pytest.mark.parametrize("lane", LANES)
+@pytest.mark.parametrize("lane", SUITE_LANES)
 def test_global_endpoint(conformance, lane, stream):
     exchange = conformance.send(lane, conformance.gemini("global", stream=stream, location="global"))
     conformance.verify(exchange)

@@ -3,10 +3,10 @@ with its MIME type in message.audio.extra_content.google.mime_type. Runs on --im
 
 import pytest
 
-from vertex_conformance.lanes import LANES
+from vertex_conformance.vocabulary import SUITE_LANES
 
 
 @pytest.mark.form("image-output")
-@pytest.mark.parametrize("lane", LANES)
+@pytest.mark.parametrize("lane", SUITE_LANES)
 def test_image_output(conformance, lane):
     conformance.verify(conformance.send(lane, conformance.gemini("image_output", stream=False, image=True)))

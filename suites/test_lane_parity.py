@@ -6,8 +6,8 @@ import pytest
 from calendar_event import CalendarEvent
 
 from vertex_conformance.checks.parity import compare_wire_bodies
-from vertex_conformance.lanes import SDK_LANES
 from vertex_conformance.paths import FIXTURES
+from vertex_conformance.vocabulary import SDK_LANES
 
 BODIES = sorted(p.stem for p in (FIXTURES / "requests").glob("*.json"))
 

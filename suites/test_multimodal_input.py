@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from vertex_conformance.lanes import LANES
 from vertex_conformance.paths import FIXTURES
+from vertex_conformance.vocabulary import SUITE_LANES
 
 
 def _inline(part: dict) -> dict:
@@ -32,6 +32,6 @@ VARIANTS = {
 
 @pytest.mark.form("multimodal-input")
 @pytest.mark.parametrize("variant", list(VARIANTS))
-@pytest.mark.parametrize("lane", LANES)
+@pytest.mark.parametrize("lane", SUITE_LANES)
 def test_multimodal_input(conformance, lane, variant):
     conformance.verify(conformance.send(lane, conformance.gemini(VARIANTS[variant], stream=False)))

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from vertex_conformance.lanes import LANES
 from vertex_conformance.paths import FIXTURES
+from vertex_conformance.vocabulary import SUITE_LANES
 
 pytestmark = pytest.mark.probe
 
@@ -18,34 +18,34 @@ def _request(name: str, **changes) -> dict:
 
 
 @pytest.mark.form("probe-error-body")
-@pytest.mark.parametrize("lane", LANES)
+@pytest.mark.parametrize("lane", SUITE_LANES)
 def test_probe_error_body_shape(conformance, lane):
     call = conformance.gemini(_request("plain", temperature="hot"), stream=False)
     conformance.verify(conformance.send(lane, call), by_design=("request.schema",))
 
 
 @pytest.mark.form("probe-n-choices")
-@pytest.mark.parametrize("lane", LANES)
+@pytest.mark.parametrize("lane", SUITE_LANES)
 def test_probe_n_greater_than_one(conformance, lane):
     conformance.verify(conformance.send(lane, conformance.gemini(_request("plain", n=2), stream=False)))
 
 
 @pytest.mark.form("probe-unknown-field")
-@pytest.mark.parametrize("lane", LANES)
+@pytest.mark.parametrize("lane", SUITE_LANES)
 def test_probe_unknown_openai_field(conformance, lane):
     call = conformance.gemini(_request("plain", service_tier="auto"), stream=False)
     conformance.verify(conformance.send(lane, call))
 
 
 @pytest.mark.form("probe-model-prefix")
-@pytest.mark.parametrize("lane", LANES)
+@pytest.mark.parametrize("lane", SUITE_LANES)
 def test_probe_model_without_google_prefix(conformance, lane):
     call = conformance.gemini(_request("plain", model=conformance.config.model), stream=False)
     conformance.verify(conformance.send(lane, call), by_design=("request.model-prefixed",))
 
 
 @pytest.mark.form("probe-thought-signature")
-@pytest.mark.parametrize("lane", LANES)
+@pytest.mark.parametrize("lane", SUITE_LANES)
 def test_probe_follow_up_without_thought_signature(conformance, lane):
     body = _request("extra_content_tool_call")
     for message in body["messages"]:

@@ -2,12 +2,12 @@
 
 import pytest
 
-from vertex_conformance.lanes import LANES
+from vertex_conformance.vocabulary import SUITE_LANES
 
 
 @pytest.mark.form("self-deployed")
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
-@pytest.mark.parametrize("lane", LANES)
+@pytest.mark.parametrize("lane", SUITE_LANES)
 def test_self_deployed_endpoint(conformance, lane, stream):
     call = conformance.endpoint("plain", stream=stream, location="global", api_version="v1beta1")
     conformance.verify(conformance.send(lane, call))

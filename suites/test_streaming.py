@@ -2,11 +2,11 @@
 
 import pytest
 
-from vertex_conformance.lanes import LANES
+from vertex_conformance.vocabulary import SUITE_LANES
 
 
 @pytest.mark.form("streaming")
-@pytest.mark.parametrize("lane", LANES)
+@pytest.mark.parametrize("lane", SUITE_LANES)
 def test_streaming_chat(conformance, lane):
     exchange = conformance.send(lane, conformance.gemini("plain", stream=True))
     conformance.verify(exchange)

@@ -4,11 +4,11 @@ seed's CalendarEvent); the raw lane sends the json_schema response format the SD
 import pytest
 from calendar_event import CalendarEvent
 
-from vertex_conformance.lanes import LANES
+from vertex_conformance.vocabulary import SUITE_LANES
 
 
 @pytest.mark.form("structured-output")
-@pytest.mark.parametrize("lane", LANES)
+@pytest.mark.parametrize("lane", SUITE_LANES)
 def test_structured_output(conformance, lane):
     call = conformance.gemini("structured_output", stream=False, parse_with=CalendarEvent)
     conformance.verify(conformance.send(lane, call))

@@ -3,11 +3,11 @@ thought_tag_marker; thoughts come back wrapped in the marker and usage counts re
 
 import pytest
 
-from vertex_conformance.lanes import LANES
+from vertex_conformance.vocabulary import SUITE_LANES
 
 
 @pytest.mark.form("thinking")
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "plain"])
-@pytest.mark.parametrize("lane", LANES)
+@pytest.mark.parametrize("lane", SUITE_LANES)
 def test_thinking_with_tag_marker(conformance, lane, stream):
     conformance.verify(conformance.send(lane, conformance.gemini("thinking", stream=stream)))

@@ -1,8 +1,9 @@
 """A real loopback HTTP(S) server that misbehaves on cue, for the resilience tests.
 
-It is a raw asyncio server rather than an ASGI app because the faults live below HTTP: a reset
-before any byte, a connection closed half-way through a chunked stream, a stall between two
-events. Each request takes the next ``Fault`` of the script (the ``default`` once the script is
+It is a raw asyncio server rather than an ASGI app served by ``vertex_conformance.loopback`` (as
+every other local server is) because the faults live below HTTP, where uvicorn would not let them
+happen: a reset before any byte, a connection closed half-way through a chunked stream, a stall
+between two events. Each request takes the next ``Fault`` of the script (the ``default`` once the script is
 used up) and the server counts what it saw, so a test can assert how often a client retried.
 
 Bounded by construction: at most ``max_requests`` requests are answered (later connections are

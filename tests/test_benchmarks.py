@@ -27,6 +27,7 @@ def bench(monkeypatch: pytest.MonkeyPatch):
     return run
 
 
+@pytest.mark.slow
 def test_throughput_runs_every_stage_on_a_small_stream_and_prints_json():
     done = subprocess.run(
         [sys.executable, str(SCRIPT), "--only", "throughput", "--chunks", "300", "--repeats", "1", "--json"],
@@ -55,6 +56,7 @@ def test_the_generated_stream_conforms_so_evaluate_runs_every_check(bench):
     bench.throughput(50, 1)  # raises if the generated stream failed a check
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["empty", "sdk_floor", "plugin"])
 def test_each_baseline_is_a_pytest_run_of_that_many_passing_tests(bench, tmp_path: Path, name: str):
     directory = bench._empty_tests(tmp_path / name, 3, bench.BASELINES[name])

@@ -291,6 +291,7 @@ def _spawn(command: list[str], *argv: str | Path) -> subprocess.CompletedProcess
     return subprocess.run([*command, *map(str, argv)], capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", _commands(), ids=lambda c: Path(c[-1]).name)
 def test_the_command_runs_as_a_process(command, broken_stream, tmp_path):
     ok = _spawn(command, "check", *SAMPLE_FILES)
@@ -303,6 +304,7 @@ def test_the_command_runs_as_a_process(command, broken_stream, tmp_path):
     assert_one_line_error(missing.stderr, "no such file")
 
 
+@pytest.mark.slow
 def test_a_closed_output_pipe_is_no_traceback():
     process = subprocess.Popen(
         [*_commands()[0], "requirements"], stdout=subprocess.PIPE, stderr=subprocess.PIPE

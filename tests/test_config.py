@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
+import jsonschema_rs
 import pytest
 
 from vertex_conformance.config import ConfigError, RunConfig
+from vertex_conformance.paths import CASSETTES, EXPECTATIONS
+from vertex_conformance.results import SCHEMA
 
 LIVE = {"mode": "live", "project": "my-proj-123"}
 
@@ -27,12 +33,15 @@ def error_for(options=None, environ=None) -> str:
 def test_defaults_are_an_offline_replay_run_with_placeholders():
     cfg = build()
 
-    assert cfg == RunConfig(project="PROJECT", endpoint_id="ENDPOINT_ID")
+    assert cfg == RunConfig(
+        project="PROJECT", endpoint_id="ENDPOINT_ID", expectations=EXPECTATIONS / "gemini.yaml"
+    )
     assert (cfg.mode, cfg.target, cfg.profile) == ("replay", "gemini", "vertex")
     assert (cfg.location, cfg.api_version, cfg.model) == ("us-central1", "v1", "gemini-2.5-flash")
     assert cfg.image_model == "gemini-3-pro-image-preview"
     assert cfg.base_url is None
     assert cfg.report_dir == Path("reports")
+    assert cfg.cassette_dir == CASSETTES / "vertex"
     assert cfg.access_token is None
 
 
@@ -217,9 +226,9 @@ def test_ids_that_would_change_the_url_path_are_rejected(option):
     assert "'a/b' is not a valid id" in message
 
 
-def test_describe_hides_the_token_and_a_real_project():
+def test_describe_hides_the_token_and_redacts_a_live_project_and_endpoint_id():
     cfg = build(
-        {**LIVE, "target": "endpoint", "endpoint_id": "123", "report_dir": "out"},
+        {**LIVE, "target": "endpoint", "endpoint_id": "8675309", "report_dir": "out"},
         {"VERTEX_ACCESS_TOKEN": "ya29.secret-token"},
     )
 
@@ -228,6 +237,7 @@ def test_describe_hides_the_token_and_a_real_project():
 
     assert "ya29.secret-token" not in text
     assert "my-proj-123" not in text
+    assert "8675309" not in text
     assert described == {
         "mode": "live",
         "target": "endpoint",
@@ -236,19 +246,155 @@ def test_describe_hides_the_token_and_a_real_project():
         "api_version": "v1",
         "model": "gemini-2.5-flash",
         "image_model": "gemini-3-pro-image-preview",
-        "endpoint_id": "123",
+        "endpoint_id": "<redacted>",
         "base_url": None,
         "profile": "vertex",
         "report_dir": "out",
+        "cassette_dir": "fixtures/cassettes/vertex",
+        "expectations": "expectations/endpoint.yaml",
+        "baseline": None,
+        "connect_timeout": 10.0,
+        "read_timeout": 60.0,
+        "stream_timeout": 300.0,
+        "max_attempts": 4,
+        "max_retry_wait": 30.0,
+        "max_output_tokens": 2048,
+        "max_total_tokens": None,
+        "max_cassette_age": None,
         "has_static_token": True,
     }
 
 
-def test_describe_keeps_the_replay_placeholder_project():
+def test_describe_holds_every_setting_but_the_token():
+    """A report names every option the run had, so two runs' differences are all visible; a field
+    added to RunConfig shows up without anyone remembering to list it."""
     described = build().describe()
 
-    assert described["project"] == "PROJECT"
+    assert set(described) == {f.name for f in fields(RunConfig)} - {"access_token"} | {"has_static_token"}
+
+
+def test_describe_keeps_the_replay_placeholders():
+    described = build({"target": "endpoint"}).describe()
+
+    assert (described["project"], described["endpoint_id"]) == ("PROJECT", "ENDPOINT_ID")
     assert described["has_static_token"] is False
+
+
+def run_schema() -> Any:
+    """The ``run`` part of the results schema, on its own."""
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    return jsonschema_rs.validator_for({"$defs": schema["$defs"], "$ref": "#/$defs/run"})
+
+
+@pytest.mark.parametrize(
+    ("options", "environ"),
+    [
+        ({}, {}),
+        (
+            {
+                **LIVE,
+                "target": "endpoint",
+                "endpoint_id": "8675309",
+                "base_url": "http://127.0.0.1:8080",
+                "profile": "openai",
+                "api_version": "v1beta1",
+                "baseline": "reports/results.json",
+                "connect_timeout": 0.5,
+                "max_attempts": 1,
+                "max_retry_wait": 0,
+                "max_total_tokens": 5000,
+                "max_cassette_age": 0,
+            },
+            {"VERTEX_ACCESS_TOKEN": "ya29.secret-token"},
+        ),
+    ],
+    ids=["defaults", "everything-set"],
+)
+def test_describe_is_a_valid_run_of_the_results_schema(options, environ):
+    described = json.loads(json.dumps(build(options, environ).describe()))
+
+    errors = [e.message for e in run_schema().iter_errors(described)]
+    assert errors == []
+
+
+def test_the_run_schema_refuses_a_description_missing_a_setting():
+    """The check above can fail: the schema requires every setting it lists."""
+    described = json.loads(json.dumps(build().describe()))
+    del described["max_retry_wait"]
+
+    assert not run_schema().is_valid(described)
+
+
+# Every numeric option: (its flag, whether it counts things, whether zero means something).
+NUMERIC = {
+    "connect_timeout": ("--connect-timeout", False, False),
+    "read_timeout": ("--read-timeout", False, False),
+    "stream_timeout": ("--stream-timeout", False, False),
+    "max_attempts": ("--max-attempts", True, False),
+    "max_retry_wait": ("--max-retry-wait", False, True),
+    "max_output_tokens": ("--max-output-tokens", True, False),
+    "max_total_tokens": ("--max-total-tokens", True, False),
+    "max_cassette_age": ("--max-cassette-age", False, True),
+}
+
+
+def test_every_numeric_option_is_tested_below():
+    numeric = {f.name for f in fields(RunConfig) if f.type.split(" | ")[0] in ("int", "float")}
+
+    assert numeric == set(NUMERIC)
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, "inf", "nan"], ids=repr)
+@pytest.mark.parametrize("name", NUMERIC)
+def test_a_numeric_option_refuses_what_is_not_finite(name, value):
+    """An endless timeout is a hang, an endless budget no budget: neither is a setting."""
+    flag, counts, _ = NUMERIC[name]
+    kind = "a whole number" if counts else "a number"
+
+    assert error_for({name: value}).startswith(f"{flag} {value!r} is not {kind}: pass a finite ")
+
+
+@pytest.mark.parametrize("name", NUMERIC)
+def test_a_numeric_option_refuses_a_negative_value(name):
+    flag, _, _ = NUMERIC[name]
+
+    assert error_for({name: -1}).startswith(f"{flag} is -1: it must be ")
+
+
+@pytest.mark.parametrize("name", NUMERIC)
+def test_zero_is_refused_where_it_means_nothing_and_kept_where_it_means_something(name):
+    """No attempt, no time to connect, no tokens: a run that cannot happen. No retry wait, and
+    cassettes no older than now: strict, but meaningful."""
+    flag, _, zero_ok = NUMERIC[name]
+
+    if zero_ok:
+        assert getattr(build({name: 0}), name) == 0
+    else:
+        assert error_for({name: 0}).startswith(f"{flag} is 0: it must be ")
+
+
+@pytest.mark.parametrize("name", [name for name, (_, counts, _) in NUMERIC.items() if counts])
+def test_a_count_refuses_a_fraction_and_takes_a_whole_float_as_an_integer(name):
+    flag, _, _ = NUMERIC[name]
+
+    assert (
+        error_for({name: 2.5}) == f"{flag} 2.5 is not a whole number: pass a finite whole number at least 1"
+    )
+    value = getattr(build({name: 3.0}), name)
+    assert value == 3 and isinstance(value, int)
+
+
+@pytest.mark.parametrize("name", NUMERIC)
+def test_a_numeric_option_refuses_text_and_booleans(name):
+    flag, _, _ = NUMERIC[name]
+
+    assert error_for({name: "soon"}).startswith(f"{flag} 'soon' is not ")
+    assert error_for({name: True}).startswith(f"{flag} True is not ")
+
+
+@pytest.mark.parametrize("name", NUMERIC)
+def test_a_numeric_option_keeps_a_plausible_value(name):
+    assert getattr(build({name: 7}), name) == 7
 
 
 def test_repr_never_shows_the_token():

@@ -4,7 +4,6 @@ Each run is a separate pytest process, as a user would start it; the recording r
 the sample server on 127.0.0.1, and the replay run has the network blocked.
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -12,10 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from tools.sample_server import serve_samples
 from vertex_conformance import matrix
-from vertex_conformance.lanes import LANES
 from vertex_conformance.paths import ROOT
-from vertex_conformance.sample_server import serve_samples
+from vertex_conformance.results import load
+from vertex_conformance.vocabulary import SUITE_LANES
+
+pytestmark = pytest.mark.slow  # every test here runs the suite in a pytest subprocess
 
 FORMS = set(matrix.FORMS)  # the documented forms, SPEC.md order
 PARITY = {"lane-parity"}  # one test sends every lane
@@ -65,6 +67,7 @@ def recorded(tmp_path_factory):
             env={"VERTEX_ACCESS_TOKEN": "ya29.a0AfB_e2e-test-token-that-must-never-be-written"},
         )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    load(reports / "results.json")  # the recording run's report follows the schema too
     return tmp, cassettes
 
 
@@ -97,12 +100,11 @@ def test_replay_with_the_server_stopped_passes_every_form_in_both_lanes(recorded
     reports = tmp / "replay-reports"
     result = run_suite("--cassette-dir", str(cassettes), "--report-dir", str(reports))
     assert result.returncode == 0, result.stdout[-3000:]
-    results = json.loads((reports / "results.json").read_text())
-    assert results["format"] == "vertex-conformance/results"
-    summary = results["summary"]
+    results = load(reports / "results.json")
+    summary = results.summary
     assert summary["total"] == TESTS
     assert summary["pass"] + summary["known-deviation"] == TESTS
-    known = {t["nodeid"] for t in results["tests"] if t["outcome"] == "known-deviation"}
+    known = {t.nodeid for t in results.tests if t.outcome == "known-deviation"}
     sdk_stream = {n for n in known if "[sdk" in n and "stream" in n}
     expected_known = (
         "function_call_arguments",
@@ -110,16 +112,12 @@ def test_replay_with_the_server_stopped_passes_every_form_in_both_lanes(recorded
         "test_lane_parity.py::test_sdk_lanes_send_what_the_raw_lane_sends[structured_output]",
     )
     assert known and all(any(part in n for part in expected_known) for n in known - sdk_stream)
-    assert {t["form"] for t in results["tests"]} == FORMS | PROBES | PARITY
-    assert {(t["form"], t["lane"]) for t in results["tests"] if t["form"] not in PARITY} == {
-        (f, lane) for f in FORMS | PROBES for lane in LANES
+    assert {t.form for t in results.tests} == FORMS | PROBES | PARITY
+    assert {(t.form, t.lane) for t in results.tests if t.form not in PARITY} == {
+        (f, lane) for f in FORMS | PROBES for lane in SUITE_LANES
     }
-    assert {t["cassette"]["source"] for t in results["tests"] if t["form"] in FORMS | PARITY} == {
-        "documented-sample"
-    }
-    assert {t["cassette"]["source"] for t in results["tests"] if t["form"] in PROBES} == {
-        "reported-behaviour-sample"
-    }
+    assert {t.cassette["source"] for t in results.tests if t.form in FORMS | PARITY} == {"documented-sample"}
+    assert {t.cassette["source"] for t in results.tests if t.form in PROBES} == {"reported-behaviour-sample"}
     assert (reports / "junit.xml").is_file()
 
 
@@ -129,15 +127,31 @@ def test_replay_is_offline_even_without_cassette_dir_override(tmp_path):
 
 
 def test_a_missing_cassette_fails_naming_the_file_and_the_record_command(tmp_path):
+    other = tmp_path / "cassettes" / "test_streaming"  # a cassette directory without test_plain's
+    other.mkdir(parents=True)
+    (other / "unrelated.yaml").write_text("interactions: []\n")
     result = run_suite(
-        "--cassette-dir", str(tmp_path / "empty"), "--report-dir", str(tmp_path), "-k", "plain_chat"
+        "--cassette-dir", str(tmp_path / "cassettes"), "--report-dir", str(tmp_path), "-k", "plain_chat"
     )
     assert result.returncode == 1
     assert "no cassette" in result.stdout
     assert "test_plain_chat[httpx].yaml" in result.stdout
     assert "--mode record" in result.stdout
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert {t["outcome"] for t in results["tests"]} == {"error"}
+    assert {t.outcome for t in load(tmp_path / "results.json").tests} == {"error"}
+
+
+@pytest.mark.parametrize("state", ["missing", "empty"])
+def test_a_cassette_directory_without_cassettes_stops_the_run_and_keeps_earlier_reports(tmp_path, state):
+    directory = tmp_path / "cassettes"
+    if state == "empty":
+        directory.mkdir()
+    (tmp_path / "index.html").write_text("earlier")
+    result = run_suite("--cassette-dir", str(directory), "--report-dir", str(tmp_path))
+    assert result.returncode == 4  # pytest's usage error: before any test
+    reason = "holds no cassette" if state == "empty" else "does not exist"
+    assert f"cassette directory {directory} {reason}: check --cassette-dir" in result.stderr
+    assert (tmp_path / "index.html").read_text() == "earlier"
+    assert not (tmp_path / "results.json").exists()
 
 
 def replay_variant(tmp_path, source: Path, change) -> subprocess.CompletedProcess[str]:
@@ -188,11 +202,9 @@ def test_a_request_that_differs_from_the_recording_is_an_error_not_a_traceback(t
     assert result.returncode == 1
     assert "the request is not the one recorded in the cassette" in result.stdout
     assert "Traceback" not in result.stdout
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert len(results["tests"]) == len(LANES)  # every lane
-    assert all(
-        t["outcome"] == "error" and t["error"].startswith("not in the cassette") for t in results["tests"]
-    )
+    tests = load(tmp_path / "results.json").tests
+    assert len(tests) == len(SUITE_LANES)  # every lane
+    assert all(t.outcome == "error" and t.error.startswith("not in the cassette") for t in tests)
 
 
 def test_a_changed_shape_fails_the_snapshot_requirement_alone(tmp_path):
@@ -205,9 +217,8 @@ def test_a_changed_shape_fails_the_snapshot_requirement_alone(tmp_path):
         lambda text: text.replace("traffic_type: ON_DEMAND", "traffic_type: PROVISIONED_THROUGHPUT"),
     )
     assert result.returncode == 1
-    results = json.loads((tmp_path / "results.json").read_text())
-    [test] = results["tests"]
-    assert [f["requirement"] for f in test["findings"]] == ["snapshot.shape"]
+    [test] = load(tmp_path / "results.json").tests
+    assert [f.requirement for f in test.findings] == ["snapshot.shape"]
 
 
 def test_a_listed_deviation_that_no_longer_happens_is_an_unexpected_pass(tmp_path):
@@ -216,21 +227,21 @@ def test_a_listed_deviation_that_no_longer_happens_is_an_unexpected_pass(tmp_pat
     result = run_suite("--expectations", str(listed), "--report-dir", str(tmp_path), "-k", "plain_chat")
     assert result.returncode == 1
     assert "unexpected pass: [usage.vertex-total]" in result.stdout
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert {t["outcome"] for t in results["tests"]} == {"unexpected-pass"}
-    assert all(t["expectations"]["usage.vertex-total"]["reason"] == "made up" for t in results["tests"])
+    tests = load(tmp_path / "results.json").tests
+    assert {t.outcome for t in tests} == {"unexpected-pass"}
+    assert all(t.expectations["usage.vertex-total"]["reason"] == "made up" for t in tests)
 
 
 def test_the_documented_index_quirk_is_reported_as_a_known_deviation(tmp_path):
     result = run_suite("--report-dir", str(tmp_path), "-k", "function_call_arguments")
     assert result.returncode == 0, result.stdout[-2000:]
-    results = json.loads((tmp_path / "results.json").read_text())
-    known = [t for t in results["tests"] if t["outcome"] == "known-deviation"]
-    assert known and all(t["requirements"]["tools.index-stable"] == "known-deviation" for t in known)
+    tests = load(tmp_path / "results.json").tests
+    known = [t for t in tests if t.outcome == "known-deviation"]
+    assert known and all(t.requirements["tools.index-stable"] == "known-deviation" for t in known)
     assert all(
-        t["requirements"]["tools.index-stable"] == "pass"
-        for t in results["tests"]
-        if t not in known and "tools.index-stable" in t["requirements"] and t["streamed"]
+        t.requirements["tools.index-stable"] == "pass"
+        for t in tests
+        if t not in known and "tools.index-stable" in t.requirements and t.streamed
     )
 
 
@@ -249,10 +260,9 @@ def test_max_cassette_age_turns_older_cassettes_into_failures(tmp_path):
     assert fresh.returncode == 0, fresh.stdout[-2000:]
     stale = run_suite("--report-dir", str(tmp_path / "stale"), "--max-cassette-age", "0", "-k", "plain_chat")
     assert stale.returncode == 1
-    results = json.loads((tmp_path / "stale" / "results.json").read_text())
-    for test in results["tests"]:
-        assert [f["requirement"] for f in test["findings"]] == ["cassette.fresh"]
-        assert test["cassette"]["recorded_at"] and test["cassette"]["age_days"] >= 0
+    for test in load(tmp_path / "stale" / "results.json").tests:
+        assert [f.requirement for f in test.findings] == ["cassette.fresh"]
+        assert test.cassette["recorded_at"] and test.cassette["age_days"] >= 0
 
 
 def test_a_live_run_without_credentials_stops_before_any_request_saying_what_to_do(tmp_path):

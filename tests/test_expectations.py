@@ -2,9 +2,9 @@
 
 import pytest
 
-from vertex_conformance.config import ConfigError
-from vertex_conformance.expectations import Expectation, default_path, judge, load
-from vertex_conformance.outcomes import Outcome
+from vertex_conformance.config import ConfigError, RunConfig
+from vertex_conformance.expectations import Expectation, judge, load
+from vertex_conformance.vocabulary import Outcome
 
 TEST = {
     "nodeid": "suites/test_x.py::test_x[sdk-stream]",
@@ -13,6 +13,10 @@ TEST = {
     "profile": "vertex",
     "streamed": True,
 }
+
+
+# A well-formed entry's fields, for files whose only fault is the one under test.
+HELD = "requirement: usage.vertex-total, reason: why, link: l"
 
 
 def entry(**kwargs):
@@ -43,8 +47,8 @@ def test_filters_narrow_an_entry_to_the_tests_it_speaks_of(narrowed, covers):
     assert entry(**narrowed).covers("other", TEST) is False
 
 
-def test_the_shipped_file_loads_and_lists_the_documented_index_quirk():
-    entries = load(default_path("gemini"))
+def test_the_shipped_file_is_the_default_and_lists_the_documented_index_quirk():
+    entries = load(RunConfig.from_sources({}, {}).expectations)
     assert any(
         e.requirement == "tools.index-stable" and "function-call-arguments" in e.forms for e in entries
     )
@@ -63,8 +67,8 @@ def test_an_absent_file_means_no_known_deviations(tmp_path):
         ("- just a string\n", "expected a mapping"),
         ("- {requirement: r, reason: why}\n", "'link' is required"),
         ("- {requirement: r, reason: why, link: l, colour: red}\n", "unknown key(s) ['colour']"),
-        ("- {requirement: r, reason: why, link: l, forms: plain}\n", "'forms' must be a list of strings"),
-        ("- {requirement: r, reason: why, link: l, streamed: maybe}\n", "'streamed' must be true or false"),
+        (f"- {{{HELD}, forms: plain}}\n", "'forms' must be a list of strings"),
+        (f"- {{{HELD}, streamed: maybe}}\n", "'streamed' must be true or false"),
     ],
 )
 def test_a_malformed_file_is_one_clear_error_naming_file_and_entry(tmp_path, text, message):
@@ -74,3 +78,44 @@ def test_a_malformed_file_is_one_clear_error_naming_file_and_entry(tmp_path, tex
         load(path)
     assert message in str(error.value)
     assert str(path) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("second", "line"),
+    [
+        (
+            "{requirement: usage.vertex-totl, reason: why, link: l}",
+            "entry 2: unknown requirement 'usage.vertex-totl' (`vertex-conformance requirements` lists them)",
+        ),
+        (
+            f"{{{HELD}, forms: [plain, thinkng]}}",
+            "entry 2: unknown form 'thinkng': use one of plain, streaming, ",
+        ),
+        (f"{{{HELD}, lanes: [skd]}}", "entry 2: unknown lane 'skd': use one of httpx, sdk, sdk-async"),
+        (f"{{{HELD}, profiles: [Vertex]}}", "entry 2: unknown profile 'Vertex': use one of vertex, openai"),
+    ],
+    ids=["requirement", "form", "lane", "profile"],
+)
+def test_an_entry_naming_an_unknown_word_stops_loading_naming_the_entry_and_the_word(tmp_path, second, line):
+    """A misspelt word would make the entry excuse nothing, silently; the first entry is fine, so
+    the number shows which one is wrong."""
+    path = tmp_path / "x.yaml"
+    path.write_text(f"- {{{HELD}}}\n- {second}\n")
+    with pytest.raises(ConfigError) as error:
+        load(path)
+    message = str(error.value)
+    assert message.startswith(f"expectations file {path}, {line}")
+    assert "\n" not in message
+
+
+def test_filters_of_known_words_are_kept_as_given(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text(
+        f"- {{{HELD}, forms: [thinking, probe-n-choices], lanes: [sdk-async], profiles: [openai]}}\n"
+    )
+    [loaded] = load(path)
+    assert (loaded.forms, loaded.lanes, loaded.profiles) == (
+        ("thinking", "probe-n-choices"),
+        ("sdk-async",),
+        ("openai",),
+    )

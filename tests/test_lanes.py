@@ -21,15 +21,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from vertex_conformance import lanes
+from tools.sample_server import CHAT_PATH, serve_samples
+from vertex_conformance import lanes, vocabulary
 from vertex_conformance.checks import evaluate, failures
+from vertex_conformance.loopback import serve
 from vertex_conformance.paths import FIXTURES, SAMPLES
-from vertex_conformance.sample_server import CHAT_PATH, serve_samples
 
 OPENAPI = "/v1/projects/p/locations/us-central1/endpoints/openapi"
 MODEL = "google/gemini-2.5-flash"
 FORMS = sorted(p.stem for p in (FIXTURES / "requests").glob("*.json"))
-RUNNERS = {"sdk": lanes.run_sdk, "sdk-async": lanes.run_sdk_async}
+RUNNERS = {lane_id: vocabulary.lane(lane_id).send for lane_id in vocabulary.SDK_LANES}
 PLAIN = json.loads((SAMPLES / "plain_chat.json").read_text(encoding="utf-8"))
 
 
@@ -61,7 +62,7 @@ def serve_answer(answer: Response) -> Any:
     async def chat(request: Request) -> Response:
         return answer
 
-    return serve_samples(Starlette(routes=[Route(CHAT_PATH, chat, methods=["POST"])]))
+    return serve(Starlette(routes=[Route(CHAT_PATH, chat, methods=["POST"])]))
 
 
 def sse(*payloads: str) -> Response:
@@ -79,8 +80,13 @@ def sse(*payloads: str) -> Response:
 
 
 def test_the_suites_run_the_raw_lane_and_both_sdk_clients():
-    assert lanes.LANES == ("httpx", "sdk", "sdk-async")
-    assert lanes.SDK_LANES == ("sdk", "sdk-async")
+    assert vocabulary.SUITE_LANES == ("httpx", "sdk", "sdk-async")
+    assert vocabulary.SDK_LANES == ("sdk", "sdk-async")
+    assert {lane_id: vocabulary.lane(lane_id).runner for lane_id in vocabulary.SUITE_LANES} == {
+        "httpx": "vertex_conformance.lanes:run_httpx",
+        "sdk": "vertex_conformance.lanes:run_sdk",
+        "sdk-async": "vertex_conformance.lanes:run_sdk_async",
+    }
 
 
 def test_http_library_names_the_library_of_the_sdks_default_clients():
@@ -218,7 +224,7 @@ def test_a_compressed_answer_is_kept_decoded(lane):
 
     routes = [Route(CHAT_PATH, chat, methods=["POST"])]
     app = Starlette(routes=routes, middleware=[Middleware(GZipMiddleware)])
-    with serve_samples(app) as url:
+    with serve(app) as url:
         exchange = RUNNERS[lane](lanes.Call(url + OPENAPI, {"messages": []}), None)
     assert exchange.headers["content-encoding"] == "gzip"
     assert exchange.body == answer

@@ -18,6 +18,7 @@ from test_end_to_end import run_suite
 
 from vertex_conformance.paths import SAMPLES
 
+pytestmark = pytest.mark.slow  # every test here runs the suite live in a pytest subprocess
 MODEL = "google/gemini-2.5-flash"
 
 

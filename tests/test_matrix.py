@@ -3,7 +3,6 @@ real browser (headless Chromium) renders it."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import struct
@@ -14,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from result_documents import results
 
-from vertex_conformance import matrix, report
+from vertex_conformance import matrix
 from vertex_conformance.cli import main
-from vertex_conformance.outcomes import Outcome
 from vertex_conformance.paths import ROOT
+from vertex_conformance.results import Results, load
+from vertex_conformance.vocabulary import SUITE_LANES, Outcome
 
 PLACEMENT = "suites/test_extra_content.py::test_extra_content_placement[{}]"
 
@@ -96,12 +97,8 @@ PROBE = record(
 )
 
 
-def document(*tests: dict[str, Any]) -> dict[str, Any]:
-    return report.build(
-        {"mode": "replay", "target": "gemini", "profile": "vertex", "location": "us-central1"},
-        {"python": "3.11.7", "openai": "3.57.0", "openai_sdk_http_library": "httpx2", "httpx2": "2.16.2"},
-        list(tests),
-    )
+def document(*tests: dict[str, Any]) -> Results:
+    return results(*tests)
 
 
 class Page(HTMLParser):
@@ -177,17 +174,17 @@ def test_every_documented_form_is_a_row_in_spec_order_and_an_untested_one_says_n
         assert title in page.all_text
 
 
-def test_columns_are_lanes_by_streamed_with_httpx_and_sdk_always_and_other_lanes_when_present():
-    plain = Page(matrix.render(document(FAILING))).all_text
-    assert "httpx sdk not streamed streamed not streamed streamed" in plain
-    assert "sdk-async" not in plain
-    html = matrix.render(document(FAILING, PROBE))
-    assert "httpx sdk sdk-async not streamed streamed not streamed streamed not streamed streamed" in (
-        Page(html).all_text
-    )
+def test_columns_are_every_registered_lane_by_streamed_then_other_lanes_when_present():
+    html = matrix.render(document(FAILING))
+    streams = " not streamed streamed" * len(SUITE_LANES)
+    assert "httpx sdk sdk-async" + streams in Page(html).all_text
     row = cell_of(html, "plain")
-    assert row.count("<td") == 6
+    assert row.count("<td") == 2 * len(SUITE_LANES)
     assert row.index("o-fail") < row.index("—")  # httpx, not streamed comes first
+    gateway = record("suites/test_plain.py::test_plain_chat[grpc]", "plain", "grpc", False, "pass")
+    html = matrix.render(document(FAILING, gateway))
+    assert "httpx sdk sdk-async grpc" + streams + " not streamed streamed" in Page(html).all_text
+    assert cell_of(html, "plain").count("<td") == 2 * len(SUITE_LANES) + 2
 
 
 def test_a_cell_shows_its_worst_outcome_with_a_count_and_lists_each_test():
@@ -246,17 +243,31 @@ def test_probes_get_their_own_table_not_a_documented_form_row():
     assert "HTTP 429" in Page(html).all_text
 
 
-def test_a_test_without_a_lane_is_placed_by_its_id():
+def test_a_test_is_placed_by_the_lane_its_record_carries_never_by_its_id():
+    """The id says httpx, the record sdk-async: the record wins (ids are not parsed). A record that
+    never named its stream mode gets a column of its own."""
     unsupported = {
-        "nodeid": "suites/test_self_deployed.py::test_self_deployed_endpoint[sdk-async-plain]",
+        "nodeid": "suites/test_self_deployed.py::test_self_deployed_endpoint[httpx-plain]",
         "form": "self-deployed",
+        "lane": "sdk-async",
         "outcome": "unsupported",
         "reason": "no --endpoint-id given",
     }
-    assert matrix.lane_of(unsupported) == "sdk-async"
+    [placed] = document(unsupported).tests
+    assert matrix.lane_of(placed) == "sdk-async"
     html = matrix.render(document(unsupported))
     assert "streamed?" in html
-    assert 'class="cell o-unsupported"' in cell_of(html, "self-deployed")
+    row = cell_of(html, "self-deployed")
+    cells = row.split("<td")[1:]
+    assert len(cells) == 3 * len(SUITE_LANES)
+    assert ['class="cell o-unsupported"' in cell for cell in cells] == [False] * 8 + [True]
+
+
+def test_a_test_without_a_lane_gets_an_unknown_column_not_a_guess():
+    stopped = {"nodeid": "suites/test_plain.py::test_plain_chat[sdk]", "form": "plain", "outcome": "error"}
+    [placed] = document(stopped).tests
+    assert matrix.lane_of(placed) == "unknown"
+    assert "httpx sdk sdk-async unknown" in Page(matrix.render(document(stopped))).all_text
 
 
 def test_everything_from_the_report_is_escaped():
@@ -269,13 +280,22 @@ def test_everything_from_the_report_is_escaped():
         findings=[
             {"requirement": "r", "path": "$.a", "message": "<img src=x onerror=alert(1)>", "outcome": "fail"}
         ],
-        evidence={"request": {"method": "POST", "url": 'http://h/"><script>', "body": "</pre><marquee>"}},
+        evidence={
+            "request": {
+                "method": "POST",
+                "url": 'http://h/"><script>',
+                "body": "</pre><marquee>",
+                "truncated": False,
+            },
+            "response": {"status": 400, "body": "<blink>", "truncated": False},
+        },
     )
     html = matrix.render(document(hostile))
     page = Page(html)
     assert "script" not in page.tags
     assert "img" not in page.tags
     assert "marquee" not in page.tags
+    assert "blink" not in page.tags
     assert '<script>alert("x")</script>' in page.all_text
     assert "<img src=x onerror=alert(1)>" in page.all_text
 
@@ -299,25 +319,25 @@ def test_the_page_is_self_contained_no_script_and_no_outside_reference():
 
 def test_the_matrix_command_writes_the_page(tmp_path, capsys):
     source = tmp_path / "results.json"
-    source.write_text(json.dumps(document(FAILING, DEVIATION)), encoding="utf-8")
+    source.write_text(document(FAILING, DEVIATION).to_json(), encoding="utf-8")
     output = tmp_path / "out" / "index.html"
     assert main(["matrix", str(source), "-o", str(output)]) == 0
     assert capsys.readouterr().out.strip() == f"{output}: 2 tests"
-    assert output.read_text(encoding="utf-8") == matrix.render(json.loads(source.read_text(encoding="utf-8")))
+    assert output.read_text(encoding="utf-8") == matrix.render(load(source))
 
 
 @pytest.mark.parametrize(
     ("content", "output", "fragment"),
     [
-        (None, "index.html", "results.json: cannot read"),
+        (None, "index.html", "run.json: cannot read"),
         ('{"format": "vertex-conformance/comparison"}', "index.html", "format is"),
         ("ok", "a-file/index.html", "cannot write"),
     ],
 )
 def test_the_matrix_command_exits_2_with_one_line(tmp_path, capsys, content, output, fragment):
-    source = tmp_path / "results.json"
+    source = tmp_path / "run.json"  # not results.json: the conftest would refuse the bad one itself
     if content == "ok":
-        source.write_text(json.dumps(document()), encoding="utf-8")
+        source.write_text(document().to_json(), encoding="utf-8")
         (tmp_path / "a-file").write_text("", encoding="utf-8")
     elif content is not None:
         source.write_text(content, encoding="utf-8")
@@ -332,7 +352,7 @@ def test_the_matrix_command_exits_2_with_one_line(tmp_path, capsys, content, out
 
 
 @pytest.fixture(scope="module")
-def run_page(tmp_path_factory) -> tuple[Path, dict[str, Any]]:
+def run_page(tmp_path_factory) -> tuple[Path, Results]:
     """The index.html a full offline run writes next to its results.json."""
     reports = tmp_path_factory.mktemp("matrix-run")
     environment = {k: v for k, v in os.environ.items() if not k.startswith("VERTEX_")}
@@ -355,16 +375,17 @@ def run_page(tmp_path_factory) -> tuple[Path, dict[str, Any]]:
         timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:]
-    return reports / "index.html", json.loads((reports / "results.json").read_text(encoding="utf-8"))
+    return reports / "index.html", load(reports / "results.json")
 
 
+@pytest.mark.slow
 def test_every_conformance_run_writes_the_page_with_each_tests_wire_evidence(run_page):
     page, results = run_page
     html = page.read_text(encoding="utf-8")
     assert html == matrix.render(results)
-    for test in results["tests"]:
-        evidence = test["evidence"] if isinstance(test["evidence"], list) else [test["evidence"]]
-        statuses = test["status"] if isinstance(test["status"], list) else [test["status"]]
+    for test in results.tests:
+        evidence = test.evidence if isinstance(test.evidence, list) else [test.evidence]
+        statuses = test.status if isinstance(test.status, list) else [test.status]
         assert [item["response"]["status"] for item in evidence] == statuses
         for item in evidence:
             assert item["request"]["method"] == "POST"
@@ -403,6 +424,7 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     chromium() is None, reason="no chromium binary (.ci/run installs the Debian package chromium)"
 )
@@ -417,11 +439,11 @@ def test_chromium_renders_every_form_and_the_outcomes(run_page, tmp_path):
     text = rendered.all_text
     for title in matrix.FORMS.values():
         assert title in text
-    summary = results["summary"]
+    summary = results.summary
     assert f"{summary['pass']} pass" in text
     assert f"{summary['known-deviation']} known deviation" in text
-    for test in results["tests"]:
-        assert test["nodeid"] in text
+    for test in results.tests:
+        assert test.nodeid in text
 
     shot = tmp_path / "m.png"
     taken = run_chromium(

@@ -1,4 +1,4 @@
-"""Mutation testing of the checks (vertex_conformance/mutations.py): the checks notice what breaks the
+"""Mutation testing of the checks (tools/mutations.py): the checks notice what breaks the
 shipped traffic, every operator is exercised, and every survivor is accounted for."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from types import ModuleType
 
 import pytest
 
-from vertex_conformance import mutations
-from vertex_conformance.mutations import (
+from tools import mutations
+from tools.mutations import (
     ALLOWED_SURVIVORS,
     EQUIVALENT_REWRITES,
     OPERATORS,

@@ -20,15 +20,17 @@ from typing import Any
 
 import pytest
 
+from tools.sample_server import serve_samples
 from vertex_conformance.paths import ROOT
 from vertex_conformance.recording import AtomicPersister, CassetteSerializer, read_meta
-from vertex_conformance.sample_server import serve_samples
+
+pytestmark = pytest.mark.slow  # every test here records with pytest workers in a subprocess
 
 PROJECT = "parallel-proj-123"
 TOKEN = "parallel-recording-token"
 RUN_TIMEOUT = 300.0
 KILL_AFTER_CASSETTES = 4
-# What recording.write_atomically leaves if killed between mkstemp and os.replace: ".<name>.<random>.tmp".
+# What atomic.write_text leaves if killed between mkstemp and os.replace: ".<name>.<random>.tmp".
 TEMP_FILE = re.compile(r"^\.[^/]+\.yaml\.[^/.]+\.tmp$")
 
 

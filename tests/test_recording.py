@@ -5,7 +5,6 @@ Google hosts are only ever reached through httpx's MockTransport, which vcrpy re
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +31,9 @@ from vcr.patch import PATCHER_NAMES
 from vcr.request import Request
 from vcr.serialize import deserialize, serialize
 
+from tools.sample_server import create_app, serve_samples
 from vertex_conformance import recording
+from vertex_conformance.loopback import serve
 from vertex_conformance.paths import SAMPLES
 from vertex_conformance.recording import (
     SAMPLE_HEADER,
@@ -43,9 +44,7 @@ from vertex_conformance.recording import (
     read_meta,
     vcr_config,
     with_placeholders,
-    write_atomically,
 )
-from vertex_conformance.sample_server import create_app, serve_samples
 
 PROJECT_ID = "my-secret-proj-123"
 TOKEN = "test-token"
@@ -120,7 +119,7 @@ def offline() -> Iterator[None]:
 
 
 def serve_app(routes: list[Any], middleware: list[Middleware] | None = None) -> Any:
-    return serve_samples(Starlette(routes=routes, middleware=middleware))
+    return serve(Starlette(routes=routes, middleware=middleware))
 
 
 # --- the serializer ------------------------------------------------------------------------------
@@ -441,7 +440,7 @@ def test_the_last_gate_refuses_to_write_a_secret_only_the_yaml_reveals(tmp_path:
     assert recording.filter_response(response) is response  # passes the first gate
     path = tmp_path / "escaped.yaml"
     with pytest.raises(SecretInCassetteError) as caught:
-        recording.AtomicPersister.save_cassette(
+        recording.AtomicPersister().save_cassette(
             path, {"requests": [request], "responses": [response]}, CassetteSerializer
         )
     assert str(path) in str(caught.value)
@@ -546,26 +545,3 @@ def test_a_cassette_that_is_not_utf8_raises_cassette_error(tmp_path: Path) -> No
         pass
     with pytest.raises(CassetteError, match=r"binary\.yaml"):
         read_meta(path)
-
-
-def test_write_atomically_replaces_the_file_and_leaves_no_temp_file(tmp_path: Path) -> None:
-    path = tmp_path / "deep" / "c.yaml"
-    write_atomically(path, "first\n")
-    write_atomically(path, "second\n")
-    assert path.read_text() == "second\n"
-    assert [p.name for p in path.parent.iterdir()] == ["c.yaml"]
-    assert path.stat().st_mode & 0o777 == 0o644
-
-
-def test_a_failed_write_keeps_the_old_cassette_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "c.yaml"
-    path.write_text("old\n")
-
-    def killed(fd: int) -> None:
-        raise OSError("disk gone")
-
-    monkeypatch.setattr(os, "fsync", killed)
-    with pytest.raises(OSError, match="disk gone"):
-        write_atomically(path, "new and longer\n")
-    assert path.read_text() == "old\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["c.yaml"]

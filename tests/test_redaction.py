@@ -12,6 +12,7 @@ from vertex_conformance.redaction import (
     is_sensitive_header,
     redact_headers,
 )
+from vertex_conformance.scrub import Scrubber
 
 ACCESS_TOKEN = "ya29.a0AfB_byC" + "x" * 60
 PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
@@ -110,8 +111,16 @@ def test_find_secrets_ignores_redacted_values_and_prose(text: str) -> None:
 
 def test_find_secrets_reports_listed_values_without_repeating_them() -> None:
     text = "https://x/v1/projects/my-secret-proj-123/locations/us-central1"
-    assert find_secrets(text, extra=["my-secret-proj-123"]) == [LISTED_SECRET]
-    assert find_secrets(text, extra=["", "other-project"]) == []
+    assert find_secrets(text, extra=Scrubber.of(["my-secret-proj-123"])) == [LISTED_SECRET]
+    assert find_secrets(text, extra=Scrubber.of(["", "other-project"])) == []
+
+
+def test_find_secrets_finds_a_listed_value_the_server_sent_back_json_escaped_or_url_encoded() -> None:
+    listed = Scrubber.of(["my-secret-proj-123"])
+    escaped = '{"name": "projects/my\\u002dsecret\\u002Dproj\\u002d123"}'
+    assert find_secrets(escaped, listed) == [LISTED_SECRET]
+    assert find_secrets("next=projects%2Fmy%2Dsecret-proj-123%2F", listed) == [LISTED_SECRET]
+    assert find_secrets("projects/my-secret-proj-1234", listed) == []  # another project: not a whole value
 
 
 def test_documented_samples_hold_no_secrets() -> None:

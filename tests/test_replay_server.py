@@ -21,6 +21,7 @@ import openai
 import pytest
 import yaml
 
+from vertex_conformance.loopback import serve
 from vertex_conformance.paths import CASSETTES, ROOT
 from vertex_conformance.replay_server import (
     CASSETTE_HEADER,
@@ -29,11 +30,10 @@ from vertex_conformance.replay_server import (
     add_command,
     create_app,
     differences,
-    is_loopback,
     load_recordings,
     run,
 )
-from vertex_conformance.sample_server import serve_samples, sse_events
+from vertex_conformance.stand_in import sse_events
 
 VERTEX = CASSETTES / "vertex"
 AUTH = {"Authorization": "Bearer test-token"}
@@ -91,7 +91,7 @@ def recordings() -> list[Recording]:
 
 @pytest.fixture(scope="module")
 def base_url(recordings: list[Recording]) -> Iterator[str]:
-    with serve_samples(create_app(recordings)) as url:
+    with serve(create_app(recordings)) as url:
         yield url
 
 
@@ -137,7 +137,7 @@ def test_streamed_body_is_byte_identical_to_the_recording(base_url: str) -> None
 def test_sse_events_arrive_one_at_a_time_as_the_server_sends_them(recordings: list[Recording]) -> None:
     delay = 0.3
     expected = sse_events(_response(STREAMING)["sse"].encode())
-    with serve_samples(create_app(recordings, event_delay=delay)) as url:
+    with serve(create_app(recordings, event_delay=delay)) as url:
         arrivals = []
         with httpx.stream("POST", url + REGIONAL + CHAT, json=_request(STREAMING), headers=AUTH) as reply:
             for chunk in reply.iter_raw():
@@ -156,7 +156,7 @@ def test_a_crlf_stream_is_cut_at_crlf_blank_lines_and_replayed_byte_for_byte(tmp
     recorded = _response(STREAMING)["sse"].replace("\n", "\r\n").encode()
     app = create_app(load_recordings(tmp_path), event_delay=0.2)
     with (
-        serve_samples(app) as url,
+        serve(app) as url,
         httpx.stream("POST", url + REGIONAL + CHAT, json=_request(STREAMING), headers=AUTH) as reply,
     ):
         chunks = list(reply.iter_raw())
@@ -224,7 +224,7 @@ def test_an_unknown_path_gets_a_404_naming_the_closest_recorded_path(base_url: s
 
 def test_a_miss_is_reported_to_the_operator_too(recordings: list[Recording]) -> None:
     misses: list[str] = []
-    with serve_samples(create_app(recordings, report_miss=misses.append)) as url:
+    with serve(create_app(recordings, report_miss=misses.append)) as url:
         reply = httpx.post(url + REGIONAL + CHAT, json={"model": "google/x"}, headers=AUTH)
     assert misses == [reply.json()["error"]["message"]]
 
@@ -245,25 +245,6 @@ def test_differences_follow_the_replay_matchers_rule() -> None:
         "$.b: only in the recording",
         "$.c: only in this request",
     ]
-
-
-@pytest.mark.parametrize(
-    ("host", "loopback"),
-    [
-        ("127.0.0.1", True),
-        ("127.1.2.3", True),
-        ("localhost", True),
-        ("::1", True),
-        ("[::1]", True),
-        ("0.0.0.0", False),
-        ("::", False),
-        ("192.168.1.10", False),
-        ("example.com", False),
-        ("", False),
-    ],
-)
-def test_only_loopback_hosts_count_as_loopback(host: str, loopback: bool) -> None:
-    assert is_loopback(host) is loopback
 
 
 def test_a_non_loopback_host_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
@@ -321,6 +302,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_the_command_serves_until_a_signal_then_exits_0_without_a_traceback(stop: signal.Signals) -> None:
     port = _free_port()

@@ -47,15 +47,19 @@ from vertex_conformance.resilience import (
     classify,
     describe_attempts,
     evidence,
-    iter_lines,
+    iter_text,
     parse_retry_after,
-    read_text,
     retry_transport,
 )
 
 FAST = RetryPolicy(max_attempts=3, base_delay=0.01)  # jitter waits of 10-20 ms; Retry-After honoured
 SDK_BASE = "/v1/projects/p/locations/us-central1/endpoints/openapi"
 MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def read_text(response: Any, timeouts: Timeouts | None = None) -> str:
+    """The whole body, within the bounds of ``iter_text`` (what the raw lane reads it with)."""
+    return "".join(iter_text(response, timeouts))
 
 
 @pytest.fixture(scope="module")
@@ -372,7 +376,7 @@ def test_a_malformed_event_is_read_whole_and_is_not_infra(plain: Setup) -> None:
         plain.client() as client,
         client.stream("POST", server.url + CHAT_PATH, json={}) as response,
     ):
-        lines = list(iter_lines(response))
+        lines = read_text(response).splitlines()
     assert "data: {bad json" in lines and "stray line" in lines and lines[-2] == "data: [DONE]"
     assert classify(response) is None
 

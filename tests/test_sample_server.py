@@ -1,19 +1,20 @@
-"""The sample server over real loopback HTTP: which sample answers, how, and its Google-style errors."""
+"""The sample server (tools/sample_server.py) over real loopback HTTP: which sample answers, how, and
+its Google-style errors."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from tools.sample_server import RULES, choose_sample, create_app, serve_samples
 from vertex_conformance.paths import SAMPLES
 from vertex_conformance.recording import SAMPLE_HEADER
-from vertex_conformance.sample_server import RULES, choose_sample, create_app, serve_samples, sse_events
+from vertex_conformance.stand_in import sse_events
 
 CHAT = "/v1/projects/p/locations/us-central1/endpoints/openapi/chat/completions"
 AUTH = {"Authorization": "Bearer test-token"}
@@ -142,11 +143,6 @@ def test_sse_samples_are_sent_one_event_per_body_message() -> None:
     assert all(m.startswith(b"data: ") and m.endswith(b"\n\n") for m in messages)
 
 
-def test_sse_events_split_is_lossless_even_without_a_final_blank_line() -> None:
-    assert sse_events(b"data: 1\n\ndata: 2\n\n") == [b"data: 1\n\n", b"data: 2\n\n"]
-    assert sse_events(b"data: 1\n\ndata: 2") == [b"data: 1\n\n", b"data: 2"]
-
-
 @pytest.mark.parametrize(
     "headers", [{}, {"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "Bearer"}]
 )
@@ -183,25 +179,3 @@ def test_other_paths_and_methods_get_google_errors(base_url: str, method: str, p
     assert response.status_code == code
     assert response.json()["error"]["code"] == code
 
-
-def test_serve_samples_stops_promptly_with_a_client_connection_still_open() -> None:
-    client = httpx.Client(headers=AUTH)
-    try:
-        with serve_samples(stop_timeout=2) as url:
-            assert client.post(url + CHAT, json={}).status_code == 200  # leaves a keep-alive connection
-            started = time.monotonic()
-        assert time.monotonic() - started < 5
-        with pytest.raises(httpx.ConnectError):
-            httpx.post(url + CHAT, json={}, headers=AUTH)
-    finally:
-        client.close()
-
-
-def test_serve_samples_serves_any_app_given() -> None:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-    with serve_samples(app) as url:
-        assert url.startswith("http://127.0.0.1:")
-        assert httpx.get(url + "/anything").status_code == 204

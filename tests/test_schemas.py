@@ -70,8 +70,10 @@ def test_every_schema_file_has_a_unique_id() -> None:
 
 
 def test_own_schema_ids_follow_the_project_scheme() -> None:
+    """``urn:vertex-conformance:schemas:<path>``, the path without ``.json`` (and without the
+    ``.schema`` that names the report format's file, ``results.schema.json``, as a schema)."""
     for path in SCHEMA_FILES:
-        relative = path.relative_to(SCHEMAS).with_suffix("").as_posix()
+        relative = path.relative_to(SCHEMAS).as_posix().removesuffix(".json").removesuffix(".schema")
         own = f"urn:vertex-conformance:schemas:{relative}"
         expected = REFERENCE_ID if relative == "openai/reference" else own
         assert _document(path)["$id"] == expected

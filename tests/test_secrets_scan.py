@@ -107,6 +107,7 @@ def test_main_exits_0_when_clean_and_2_on_bad_usage(
     assert "at least 6 characters" in err
 
 
+@pytest.mark.slow
 def test_it_runs_as_a_module(tmp_path: Path) -> None:
     (tmp_path / "key.pem").write_text(secrets_by_kind()["private key"] + "\n")
     result = subprocess.run(

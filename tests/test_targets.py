@@ -1,15 +1,21 @@
-"""Target URLs, compared with the exact URLs of SPEC.md "Endpoints"."""
+"""Target URLs, compared with the exact URLs of SPEC.md "Endpoints" (as the raw lane completes them)."""
 
 from __future__ import annotations
 
 import pytest
 
 from vertex_conformance.config import RunConfig
-from vertex_conformance.targets import chat_url, endpoint_base_url, openapi_base_url, wire_model
+from vertex_conformance.lanes import Call
+from vertex_conformance.targets import endpoint_base_url, openapi_base_url, wire_model
 
 
 def live(**options) -> RunConfig:
     return RunConfig.from_sources({"mode": "live", "project": "my-proj", **options}, {})
+
+
+def chat_url(base: str) -> str:
+    """The URL the raw lane posts to under a base URL (the SDK lanes append the same suffix)."""
+    return Call(base, {}).url
 
 
 def test_regional_gemini_url():

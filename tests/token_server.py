@@ -2,21 +2,26 @@
 
 The token endpoint lets google-auth's real refresh path (a service-account JWT grant) run
 offline; the API answers 401 to any token it does not accept, so retry behaviour is observable.
+Both are one Starlette app served by ``vertex_conformance.loopback``, whose event loop handles one
+request at a time, so the recorded state needs no lock.
 """
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import google.auth.exceptions
 import google.auth.transport.requests
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from vertex_conformance.loopback import serve as serve_app
 
 
 def issued(token: str, expires_in: int = 3600) -> tuple[int, dict[str, Any]]:
@@ -33,65 +38,47 @@ class AuthServer:
     token_requests: list[dict[str, list[str]]] = field(default_factory=list)
     api_authorizations: list[str] = field(default_factory=list)
     url: str = ""
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def token_calls(self) -> int:
         return len(self.token_requests)
 
     def next_token_reply(self, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
-        with self._lock:
-            self.token_requests.append(form)
-            index = min(len(self.token_requests), len(self.token_replies)) - 1
-            return self.token_replies[index]
+        self.token_requests.append(form)
+        index = min(len(self.token_requests), len(self.token_replies)) - 1
+        return self.token_replies[index]
 
 
-def _handler(state: AuthServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+def _app(state: AuthServer) -> Starlette:
+    async def token(request: Request) -> Response:
+        status, reply = state.next_token_reply(parse_qs((await request.body()).decode()))
+        return JSONResponse(reply, status_code=status)
 
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
-            pass
+    async def api(request: Request) -> Response:
+        auth = request.headers.get("authorization", "")
+        state.api_authorizations.append(auth)
+        if auth.removeprefix("Bearer ") not in state.accepted:
+            return JSONResponse({"error": {"code": 401, "status": "UNAUTHENTICATED"}}, status_code=401)
+        if request.url.path == "/api/stream":
+            body = b'data: {"n": 1}\n\ndata: {"n": 2}\n\ndata: [DONE]\n\n'
+            return Response(body, media_type="text/event-stream")
+        return JSONResponse({"ok": True})
 
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            path = urlsplit(self.path).path
-            if path == "/token":
-                status, reply = state.next_token_reply(parse_qs(body.decode()))
-                self._send(status, "application/json", json.dumps(reply).encode())
-                return
-            auth = self.headers.get("Authorization", "")
-            state.api_authorizations.append(auth)
-            if auth.removeprefix("Bearer ") not in state.accepted:
-                self._send(401, "application/json", b'{"error": {"code": 401, "status": "UNAUTHENTICATED"}}')
-            elif path == "/api/stream":
-                self._send(200, "text/event-stream", b'data: {"n": 1}\n\ndata: {"n": 2}\n\ndata: [DONE]\n\n')
-            else:
-                self._send(200, "application/json", b'{"ok": true}')
-
-        def _send(self, status: int, content_type: str, payload: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-    return Handler
+    return Starlette(
+        routes=[
+            Route("/token", token, methods=["POST"]),
+            Route("/api", api, methods=["POST"]),
+            Route("/api/stream", api, methods=["POST"]),
+        ]
+    )
 
 
 @contextmanager
 def serve(state: AuthServer) -> Iterator[AuthServer]:
     """Run the servers on a free loopback port for the duration of the block."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serve_app(_app(state)) as url:
+        state.url = url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 class LoopbackOnlyRequest(google.auth.transport.requests.Request):

@@ -9,11 +9,10 @@ becomes a one-line ``ConfigError`` that says what to do; no token ever appears i
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncGenerator, Generator, Sequence
+from collections.abc import Generator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-import anyio.to_thread
 import httpx
 
 from .config import ConfigError, RunConfig
@@ -123,7 +122,7 @@ class AdcToken:
 
 def token_source(cfg: RunConfig) -> TokenSource | None:
     """The source a run uses: none for replay (it needs no credentials), else the static token or ADC."""
-    if cfg.mode == "replay":
+    if not cfg.mode.sends:
         return None
     if cfg.access_token:
         return StaticToken(cfg.access_token)
@@ -156,18 +155,6 @@ class BearerAuth(httpx.Auth):
         if response.status_code == httpx.codes.UNAUTHORIZED:
             self._source.invalidate()
             fresh = self._source.token()
-            if fresh != sent:
-                _set_bearer(request, fresh)
-                yield request
-
-    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        """The same flow for async clients; a refresh is blocking I/O, so it runs in a worker thread."""
-        sent = await anyio.to_thread.run_sync(self._source.token)
-        _set_bearer(request, sent)
-        response = yield request
-        if response.status_code == httpx.codes.UNAUTHORIZED:
-            self._source.invalidate()
-            fresh = await anyio.to_thread.run_sync(self._source.token)
             if fresh != sent:
                 _set_bearer(request, fresh)
                 yield request

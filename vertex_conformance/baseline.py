@@ -8,22 +8,20 @@ server (``infra``) in either run proves nothing and is reported as inconclusive 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import pytest
+import orjson
 
-from . import report
-from .outcomes import Outcome
+from .results import Results, TestRecord
+from .vocabulary import Outcome
 
 COMPARISON_FORMAT = "vertex-conformance/comparison"
 COMPARISON_VERSION = 1
 
-PASS, FAIL, ERROR = Outcome.PASS.value, Outcome.FAIL.value, Outcome.ERROR.value
-KNOWN, UNEXPECTED = Outcome.KNOWN_DEVIATION.value, Outcome.UNEXPECTED_PASS.value
-INFRA, UNSUPPORTED = Outcome.INFRA.value, Outcome.UNSUPPORTED.value
+PASS, FAIL, ERROR = Outcome.PASS, Outcome.FAIL, Outcome.ERROR
+KNOWN, UNEXPECTED = Outcome.KNOWN_DEVIATION, Outcome.UNEXPECTED_PASS
+INFRA, UNSUPPORTED = Outcome.INFRA, Outcome.UNSUPPORTED
 _HELD = (PASS, KNOWN)  # what a test may be in the baseline for its loss to count as a regression
 _BROKEN = (FAIL, ERROR)
 
@@ -39,65 +37,6 @@ CATEGORIES = (
     ("other", "other changes"),
 )
 _RUN_KEYS = ("mode", "target", "profile", "location", "api_version", "model")
-
-
-class UnreadableResults(ValueError):
-    """The input is not a results.json this version can compare (the message names the file and why)."""
-
-
-def load(path: Path) -> dict[str, Any]:
-    """Read and check one ``results.json``; raises ``UnreadableResults`` with a one-line reason."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise UnreadableResults(f"{path}: cannot read: {reason}") from None
-    try:
-        document = json.loads(text)
-    except ValueError as exc:
-        raise UnreadableResults(f"{path}: not JSON: {exc}") from None
-    return validate(document, str(path))
-
-
-def validate(document: Any, name: str) -> dict[str, Any]:
-    """``document`` if it is a results document of the version this module reads, else ``UnreadableResults``.
-
-    Checked up front so a comparison never silently treats a wrong file as "every test missing"."""
-    if not isinstance(document, dict):
-        raise UnreadableResults(f"{name}: not a results.json document (expected a JSON object)")
-    if document.get("format") != report.FORMAT:
-        raise UnreadableResults(
-            f"{name}: format is {document.get('format')!r}, expected {report.FORMAT!r} (a results.json)"
-        )
-    if document.get("version") != report.VERSION:
-        raise UnreadableResults(
-            f"{name}: results.json version {document.get('version')!r} is not supported "
-            f"(this vertex-conformance reads version {report.VERSION})"
-        )
-    tests = document.get("tests")
-    if not isinstance(tests, list):
-        raise UnreadableResults(f"{name}: 'tests' is not a list")
-    seen: set[str] = set()
-    for position, test in enumerate(tests):
-        if not (isinstance(test, dict) and isinstance(test.get("nodeid"), str)):
-            raise UnreadableResults(f"{name}: tests[{position}] has no 'nodeid'")
-        if test.get("outcome") not in {o.value for o in Outcome}:
-            raise UnreadableResults(f"{name}: tests[{position}] has unknown outcome {test.get('outcome')!r}")
-        if not isinstance(test.get("requirements", {}), dict):
-            raise UnreadableResults(f"{name}: tests[{position}].requirements is not an object")
-        if test["nodeid"] in seen:
-            raise UnreadableResults(f"{name}: test {test['nodeid']!r} appears twice")
-        seen.add(test["nodeid"])
-    return document
-
-
-def pytest_option(value: str) -> str:
-    """The ``type`` of ``--baseline``: an unreadable baseline stops the run before any test runs."""
-    try:
-        load(Path(value))
-    except UnreadableResults as exc:
-        raise pytest.UsageError(f"vertex-conformance: --baseline: {exc}") from None
-    return value
 
 
 @dataclass(frozen=True)
@@ -163,7 +102,7 @@ class Comparison:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        return orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2).decode()
 
     def lines(self) -> list[str]:
         """The text report: both runs, notes, each non-empty category with one line per change, a verdict."""
@@ -183,53 +122,50 @@ class Comparison:
         return "\n".join(self.lines())
 
 
-def compare(baseline: dict[str, Any], current: dict[str, Any]) -> Comparison:
-    """Compare two results documents (``UnreadableResults`` if either is not one)."""
-    baseline, current = validate(baseline, "baseline"), validate(current, "current")
+def compare(baseline: Results, current: Results) -> Comparison:
+    """Compare two runs, test by test (matched by node id) and requirement by requirement."""
     comparison = Comparison(_run_info(baseline), _run_info(current), notes=_config_notes(baseline, current))
-    before = {t["nodeid"]: t for t in baseline["tests"]}
-    after = {t["nodeid"]: t for t in current["tests"]}
+    before = {t.nodeid: t for t in baseline.tests}
+    after = {t.nodeid: t for t in current.tests}
     for nodeid in sorted(before.keys() | after.keys()):
         for category, change in _test_changes(nodeid, before.get(nodeid), after.get(nodeid)):
             getattr(comparison, category).append(change)
     return comparison
 
 
-def _test_changes(
-    nodeid: str, old: dict[str, Any] | None, new: dict[str, Any] | None
-) -> list[tuple[str, Change]]:
+def _test_changes(nodeid: str, old: TestRecord | None, new: TestRecord | None) -> list[tuple[str, Change]]:
     """The (category, change) pairs for one test: requirement by requirement where both runs judged
     it, else one change for the test as a whole."""
     if new is None:
         assert old is not None
-        change = Change(nodeid, None, old["outcome"], None, "not in the current run")
-        if old["outcome"] == INFRA:
+        change = Change(nodeid, None, old.outcome, None, "not in the current run")
+        if old.outcome is INFRA:
             return [("inconclusive", change)]
-        if old["outcome"] == UNSUPPORTED:
+        if old.outcome is UNSUPPORTED:
             return [("unsupported", change)]
-        return [("regressions" if old["outcome"] in _HELD else "other", change)]
+        return [("regressions" if old.outcome in _HELD else "other", change)]
     if old is None:
-        return [("new_tests", Change(nodeid, None, None, new["outcome"], _test_evidence(new)))]
-    was, now = old["outcome"], new["outcome"]
+        return [("new_tests", Change(nodeid, None, None, new.outcome, _test_evidence(new)))]
+    was, now = old.outcome, new.outcome
     if INFRA in (was, now):
         return [("inconclusive", Change(nodeid, None, was, now, _test_evidence(new)))]
     if UNSUPPORTED in (was, now):
         return [] if was == now else [("unsupported", Change(nodeid, None, was, now, _test_evidence(new)))]
     changes = _requirement_changes(nodeid, old, new)
     # An error before the checks ran loses every requirement that held: a regression of the test.
-    lost = "requirements" not in new and PASS in old.get("requirements", {}).values()
+    lost = not new.judged and PASS in (old.requirements or {}).values()
     category = "regressions" if lost and now in _BROKEN else _test_category(was, now)
     if was != now and all(found != category for found, _ in changes):
         changes.append((category, Change(nodeid, None, was, now, _test_evidence(new))))
     return changes
 
 
-def _requirement_changes(nodeid: str, old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Change]]:
+def _requirement_changes(nodeid: str, old: TestRecord, new: TestRecord) -> list[tuple[str, Change]]:
     """Requirement-level changes, when the current test was judged at all (an ``error`` before the
     checks ran has no requirements: that is one change of the test, not one per requirement)."""
-    if "requirements" not in new:
+    if new.requirements is None:
         return []
-    was_all, now_all = old.get("requirements", {}), new["requirements"]
+    was_all, now_all = old.requirements or {}, new.requirements
     out = []
     for rid in sorted(was_all.keys() | now_all.keys()):
         was, now = was_all.get(rid), now_all.get(rid)
@@ -249,7 +185,7 @@ def _requirement_changes(nodeid: str, old: dict[str, Any], new: dict[str, Any]) 
 _CHANGED_TO = {PASS: "fixes", KNOWN: "new_known_deviations", UNEXPECTED: "unexpected_passes"}
 
 
-def _requirement_category(was: str | None, now: str | None) -> str | None:
+def _requirement_category(was: Outcome | None, now: Outcome | None) -> str | None:
     """Which list a requirement's change belongs in; ``None``: not worth a line (unchanged, or a
     newly evaluated requirement that holds)."""
     if was == now or (was is None and now == PASS):
@@ -259,37 +195,32 @@ def _requirement_category(was: str | None, now: str | None) -> str | None:
     return _CHANGED_TO.get(now, "other")
 
 
-def _test_category(was: str, now: str) -> str:
+def _test_category(was: Outcome, now: Outcome) -> str:
     if was in _HELD and now in _BROKEN:
         return "regressions"
     return _CHANGED_TO.get(now, "other")
 
 
-def _finding_evidence(record: dict[str, Any], rid: str) -> str:
-    return "; ".join(
-        f"{f.get('path')}: {f.get('message')}"
-        for f in record.get("findings", [])
-        if f.get("requirement") == rid
-    )
+def _finding_evidence(record: TestRecord, rid: str) -> str:
+    return "; ".join(f"{f.path}: {f.message}" for f in record.findings_of(rid))
 
 
-def _test_evidence(record: dict[str, Any]) -> str:
+def _test_evidence(record: TestRecord) -> str:
     """Why the current test has its outcome: its error or reason, else its failing findings."""
-    for key in ("error", "reason"):
-        if record.get(key):
-            return str(record[key])
-    findings = [f for f in record.get("findings", []) if f.get("outcome") in (FAIL, UNEXPECTED, KNOWN)]
-    return "; ".join(f"[{f.get('requirement')}] {f.get('path')}: {f.get('message')}" for f in findings)
+    for text in (record.error, record.reason):
+        if text:
+            return text
+    findings = [f for f in record.findings if f.outcome in (FAIL, UNEXPECTED, KNOWN)]
+    return "; ".join(f"[{f.requirement}] {f.path}: {f.message}" for f in findings)
 
 
-def _run_info(document: dict[str, Any]) -> dict[str, Any]:
-    versions = document.get("versions") or {}
+def _run_info(results: Results) -> dict[str, Any]:
     return {
-        "generated_at": document.get("generated_at"),
-        "openai": versions.get("openai"),
-        "openai_sdk_http_library": versions.get("openai_sdk_http_library"),
-        "run": {key: (document.get("run") or {}).get(key) for key in _RUN_KEYS},
-        "summary": document.get("summary"),
+        "generated_at": results.generated_at,
+        "openai": results.versions.get("openai"),
+        "openai_sdk_http_library": results.versions.get("openai_sdk_http_library"),
+        "run": {key: results.run.get(key) for key in _RUN_KEYS},
+        "summary": results.summary,
     }
 
 
@@ -302,9 +233,9 @@ def _describe(info: dict[str, Any]) -> str:
     )
 
 
-def _config_notes(baseline: dict[str, Any], current: dict[str, Any]) -> list[str]:
+def _config_notes(baseline: Results, current: Results) -> list[str]:
     """Run settings that differ: a comparison across profiles or targets is rarely what was meant."""
-    old, new = baseline.get("run") or {}, current.get("run") or {}
+    old, new = baseline.run, current.run
     return [
         f"the runs differ in {key}: {old.get(key)!r} -> {new.get(key)!r}"
         for key in _RUN_KEYS

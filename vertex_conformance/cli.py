@@ -13,12 +13,12 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import baseline, matrix, replay_server, schemas
+from . import schemas
 from .capture import UnreadableInput, kind_of, read_capture, read_request
 from .checks import evaluate, failures
 from .exchange import WireRequest
@@ -29,10 +29,39 @@ PROG = "vertex-conformance"
 EXIT_OK, EXIT_VIOLATION, EXIT_UNREADABLE = 0, 1, 2
 EXIT_BROKEN_PIPE = 141  # what a shell reports for a writer killed by SIGPIPE
 _OBSERVATION_LABELS = {"usage_rule": "usage rule held"}
+SERVE_HELP = "serve recorded Vertex exchanges on loopback for SDK tests"
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Each command's help on its name's line. argparse (3.11) measures the command names without the
+    indent it then prints them with, so a name as long as ``requirements`` got a line of its own."""
+
+    def add_argument(self, action: argparse.Action) -> None:
+        self._indent()  # measured one level deeper: the commands' level; printing is unaffected
+        super().add_argument(action)
+        self._dedent()
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr (argparse prints the whole usage block)."""
+    """argparse, but a usage error is one line on stderr (argparse prints the whole usage block).
+
+    ``deferred`` builds the parser a command really parses with, when the command is parsed: a
+    command whose code imports a web server or an HTTP stack (``serve``) is then listed by
+    ``--help`` without every other command paying for those imports.
+    """
+
+    def __init__(
+        self, *args: Any, deferred: Callable[[], argparse.ArgumentParser] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._deferred = deferred
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._deferred is not None:
+            return self._deferred().parse_known_args(args, namespace)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_UNREADABLE, f"{self.prog}: error: {message} (see --help)\n")
@@ -130,9 +159,11 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
+    from . import baseline, results  # here: `check` and `requirements` read no report
+
     try:
-        comparison = baseline.compare(baseline.load(Path(args.baseline)), baseline.load(Path(args.current)))
-    except baseline.UnreadableResults as exc:
+        comparison = baseline.compare(results.load(Path(args.baseline)), results.load(Path(args.current)))
+    except results.UnreadableResults as exc:
         _error(str(exc))
         return EXIT_UNREADABLE
     print(comparison.to_json() if args.json else comparison.to_text())
@@ -140,21 +171,27 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _matrix(args: argparse.Namespace) -> int:
+    from . import matrix, results
+
     try:
-        document = baseline.load(Path(args.results))
+        document = results.load(Path(args.results))
         matrix.write(Path(args.output), document)
-    except baseline.UnreadableResults as exc:
+    except results.UnreadableResults as exc:
         _error(str(exc))
         return EXIT_UNREADABLE
     except OSError as exc:
         _error(f"{args.output}: cannot write: {exc}")
         return EXIT_UNREADABLE
-    print(f"{args.output}: {len(document['tests'])} tests")
+    print(f"{args.output}: {len(document.tests)} tests")
     return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog=PROG,
+        description="Check Chat Completions traffic by the suite's requirements; compare reports.",
+        formatter_class=_HelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     listing = commands.add_parser("requirements", help="list every requirement with its source")
@@ -163,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     checking = commands.add_parser(
         "check",
-        help="check captured responses (JSON bodies or SSE streams saved as text)",
+        help="check captured responses: JSON bodies, SSE streams as text",
         description="Check captured response bodies and SSE streams with the suite's checks. "
         "Exit 0: all conform; 1: a requirement is violated; 2: unreadable input or bad usage.",
     )
@@ -184,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     diffing = commands.add_parser(
         "diff",
-        help="compare a run's results.json with a baseline's (the SDK release gate)",
+        help="compare two runs' results.json (the SDK release gate)",
         description="Compare two results.json reports test by test and requirement by requirement. "
         "Exit 0: no regression; 1: a regression; 2: unreadable input or bad usage.",
     )
@@ -210,8 +247,18 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", default="reports/index.html", help="the page to write (default: reports/index.html)"
     )
     page.set_defaults(run=_matrix)
-    replay_server.add_command(commands)
+
+    commands.add_parser("serve", help=SERVE_HELP, deferred=_serve_parser)
     return parser
+
+
+def _serve_parser() -> argparse.ArgumentParser:
+    """``serve``'s own parser, defined beside the server it runs (starlette, uvicorn, vcr: only now)."""
+    from . import replay_server
+
+    commands = _Parser(prog=PROG).add_subparsers()
+    replay_server.add_command(commands)
+    return commands.choices["serve"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

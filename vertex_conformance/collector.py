@@ -4,25 +4,49 @@ hand it to the controller), and the controller writes results.json, index.html a
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from . import baseline, lanes, matrix, report, stash
+from . import results as results_file
 from .config import RunConfig
-from .outcomes import Outcome
+from .results import Results, TestRecord, UnreadableResults
+from .vocabulary import Outcome
+
+_ERROR_CHARS = 500  # of pytest's last line, for a test that broke outside the judge
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Ship the test's record with its report, so the controller gets it under xdist too."""
     rep = yield
-    record = item.stash.get(stash.RESULT, None)
-    if record is not None and (rep.when == "call" or (rep.when == "setup" and not rep.passed)):
-        rep.user_properties.append((stash.RECORD_KEY, json.dumps(record)))
+    draft = item.stash.get(stash.RESULT, None)
+    if draft is not None and (rep.when == "call" or (rep.when == "setup" and not rep.passed)):
+        rep.user_properties.append((stash.RECORD_KEY, orjson.dumps(draft.to_dict()).decode()))
     return rep
+
+
+def record_of(report: pytest.TestReport, draft: dict[str, Any]) -> TestRecord:
+    """The typed record of a test from what it left (``draft``: its record, or only its facts when it
+    ended outside the judge) and how pytest saw it end. A skip is unsupported; a failure with no
+    judged outcome is an error; a test that passed without a verdict verified nothing: an error."""
+    outcome, extra = draft.get("outcome"), {}
+    if report.skipped and not hasattr(report, "wasxfail"):  # an xfail is a judged known deviation
+        outcome = Outcome.UNSUPPORTED
+        if not draft.get("reason"):
+            extra["reason"] = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
+    elif report.failed and outcome in (None, Outcome.PASS):
+        outcome = Outcome.ERROR
+        lines = report.longreprtext.strip().splitlines() if report.longreprtext else [""]
+        extra["error"] = lines[-1][:_ERROR_CHARS]
+    elif outcome is None:
+        outcome = Outcome.ERROR
+        extra["error"] = "the test verified nothing"
+    data = {**draft, **extra, "outcome": outcome, "duration_s": round(report.duration, 4)}
+    return TestRecord.from_dict(data)
 
 
 class ResultCollector:
@@ -30,51 +54,36 @@ class ResultCollector:
 
     def __init__(self, config: pytest.Config, cfg: RunConfig, tokens: Any) -> None:
         self.config, self.cfg, self.tokens = config, cfg, tokens
-        self.tests: dict[str, dict[str, Any]] = {}
+        self.tests: dict[str, TestRecord] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "teardown" and not report.failed:
             return
-        record = next((json.loads(v) for k, v in report.user_properties if k == stash.RECORD_KEY), None)
+        draft = next((orjson.loads(v) for k, v in report.user_properties if k == stash.RECORD_KEY), None)
         current = self.tests.get(report.nodeid)
-        if record is None:
-            if current is not None and not report.failed:
+        if draft is None:
+            if (current is not None or report.when == "setup") and report.passed:
                 return
-            record = current or {"nodeid": report.nodeid, "form": None}
-        outcome = record.get("outcome")
-        if report.skipped and not hasattr(report, "wasxfail"):  # an xfail is a judged known deviation
-            outcome = Outcome.UNSUPPORTED.value
-            record.setdefault(
-                "reason", str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
-            )
-        elif report.failed and outcome in (None, Outcome.PASS.value):
-            outcome = Outcome.ERROR.value
-            record["error"] = (
-                report.longreprtext.strip().splitlines()[-1][:500] if report.longreprtext else ""
-            )
-        elif report.passed and report.when == "call" and outcome is None:
-            outcome = Outcome.ERROR.value
-            record["error"] = "the test verified nothing"
-        if outcome is not None:
-            record["outcome"] = outcome
-            record["duration_s"] = round(report.duration, 4)
-            self.tests[report.nodeid] = record
+            draft = current.to_dict() if current else {"nodeid": report.nodeid}
+        self.tests[report.nodeid] = record_of(report, draft)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(self.config, "workerinput"):
             return  # an xdist worker: the controller writes the report
-        document = report.build(
-            self.cfg.describe(), report.versions(lanes.http_library()), list(self.tests.values())
+        results = Results(
+            run=self.cfg.describe(),
+            versions=report.versions(lanes.http_library()),
+            tests=tuple(self.tests.values()),
         )
-        directory, path = Path(self.cfg.report_dir), self.config.getoption("baseline")
+        directory, path = Path(self.cfg.report_dir), self.cfg.baseline
         comparison, lines = None, []
         if path:  # read before results.json is written: the baseline may be the last run's, in place
             try:
-                comparison = baseline.compare(baseline.load(Path(path)), document)
-            except baseline.UnreadableResults as exc:  # readable at the start, gone or changed since
+                comparison = baseline.compare(results_file.load(path), results)
+            except UnreadableResults as exc:  # readable at the start, gone or changed since
                 lines = [f"vertex-conformance: --baseline: {exc}"]
-        report.write(directory / "results.json", document)
-        matrix.write(directory / "index.html", document)
+        report.write(directory / "results.json", results.to_dict())
+        matrix.write(directory / "index.html", results)
         if not path:
             return
         if comparison is not None:
@@ -94,7 +103,7 @@ class ResultCollector:
             return
         counts: dict[str, int] = {}
         for record in self.tests.values():
-            counts[record["outcome"]] = counts.get(record["outcome"], 0) + 1
+            counts[record.outcome] = counts.get(record.outcome, 0) + 1
         line = ", ".join(f"{n} {o}" for o, n in sorted(counts.items()))
         terminalreporter.write_line(
             f"vertex-conformance: {line or 'no conformance tests'}; "

@@ -6,6 +6,7 @@ one line that says what to do, instead of surfacing later as a 404 or a tracebac
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -13,14 +14,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-MODES = ("replay", "record", "live")
-TARGETS = ("gemini", "endpoint")
-PROFILES = ("vertex", "openai")
-API_VERSIONS = ("v1", "v1beta1")
+from .paths import CASSETTES, EXPECTATIONS, shown
+from .scrub import Kind, Scrubber
+from .vocabulary import API_VERSIONS, Mode, Profile, Target, UnknownWord, choose
 
 # Replay never talks to anything, so it runs with the placeholders the cassettes are written with.
 PLACEHOLDER_PROJECT = "PROJECT"
 PLACEHOLDER_ENDPOINT_ID = "ENDPOINT_ID"
+REDACTED = "<redacted>"
 
 # Command-line option (pytest dest) -> environment fallback. Mode, target, profile, API version
 # and report dir are deliberately command-line only: they change what a run means.
@@ -48,8 +49,8 @@ class ConfigError(Exception):
 class RunConfig:
     """One run's settings, validated; build it with ``from_sources``."""
 
-    mode: str = "replay"
-    target: str = "gemini"
+    mode: Mode = Mode.REPLAY
+    target: Target = Target.GEMINI
     project: str | None = None
     location: str = "us-central1"
     api_version: str = "v1"
@@ -57,8 +58,19 @@ class RunConfig:
     image_model: str = "gemini-3-pro-image-preview"  # the image-output form's model (the seed's sample)
     endpoint_id: str | None = None
     base_url: str | None = None
-    profile: str = "vertex"
+    profile: Profile = Profile.VERTEX
     report_dir: Path = Path("reports")
+    cassette_dir: Path = CASSETTES / "vertex"
+    expectations: Path | None = None  # the known deviations; validation fills expectations/<target>.yaml
+    baseline: Path | None = None  # a results.json to compare the run with
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0  # between two reads; a stalled stream is infra
+    stream_timeout: float = 300.0  # a whole stream
+    max_attempts: int = 4  # per request, on 429/502/503/504 and resets
+    max_retry_wait: float = 30.0  # all retry waits of one request together
+    max_output_tokens: int = 2048  # the max_tokens every case asks for (not the image form)
+    max_total_tokens: int | None = None  # live/record: stop sending once this many tokens are spent
+    max_cassette_age: float | None = None  # replay: days; older cassettes fail cassette.fresh
     access_token: str | None = field(default=None, repr=False)
 
     @classmethod
@@ -78,19 +90,41 @@ class RunConfig:
         values["access_token"] = environ.get(TOKEN_ENV) or None
         return _validated(cls(**values))
 
-    def secrets(self) -> list[str]:
-        """Values no cassette, report or log may hold, wherever they appear: the live project id.
-        (Endpoint ids and locations are rewritten in URLs, the only place they belong.)"""
-        return [self.project] if self.mode != "replay" and self.project else []
+    def scrubber(self) -> Scrubber:
+        """The run's secret values, for the one scrubber every artefact passes through: a live
+        project id and endpoint id (replay runs on placeholders, which are no secret) and a static
+        token. The plugin builds it once per run; tokens refreshed later are added to it."""
+        scrubber = Scrubber()
+        if self.mode.sends:
+            for kind, value in ((Kind.PROJECT_ID, self.project), (Kind.ENDPOINT_ID, self.endpoint_id)):
+                scrubber.add(kind, value or "")
+        scrubber.add(Kind.ACCESS_TOKEN, self.access_token or "")
+        return scrubber
+
+    def timeouts(self) -> Any:
+        """The lanes' ``resilience.Timeouts`` (imported here, not at the top: the CLI reads this module)."""
+        from .resilience import Timeouts
+
+        return Timeouts(connect=self.connect_timeout, read=self.read_timeout, stream=self.stream_timeout)
+
+    def retry_policy(self) -> Any:
+        from .resilience import RetryPolicy
+
+        return RetryPolicy(max_attempts=self.max_attempts, max_total_wait=self.max_retry_wait)
 
     def describe(self) -> dict[str, Any]:
-        """The settings for a report: no token, and a real project id replaced (ids are secrets there)."""
-        out: dict[str, Any] = {
-            f.name: getattr(self, f.name) for f in fields(self) if f.name != "access_token"
-        }
+        """Every setting, for a report: no token, and a real project or endpoint id replaced (ids are
+        secrets there); paths as given."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "access_token":
+                continue
+            out[f.name] = shown(value) if isinstance(value, Path) else value
         if self.project not in (None, PLACEHOLDER_PROJECT):
-            out["project"] = "<redacted>"
-        out["report_dir"] = str(self.report_dir)
+            out["project"] = REDACTED
+        if self.endpoint_id not in (None, PLACEHOLDER_ENDPOINT_ID):
+            out["endpoint_id"] = REDACTED
         out["has_static_token"] = self.access_token is not None
         return out
 
@@ -110,10 +144,11 @@ def _model_id(value: str, option: str, env: str) -> str:
 
 def _validated(cfg: RunConfig) -> RunConfig:
     """Check every field and fill the replay placeholders; raise ConfigError on the first problem."""
-    _choice("mode", cfg.mode, MODES, "--mode")
-    _choice("target", cfg.target, TARGETS, "--target")
-    _choice("profile", cfg.profile, PROFILES, "--profile")
+    mode = Mode(_choice("mode", cfg.mode, Mode, "--mode"))
+    target = Target(_choice("target", cfg.target, Target, "--target"))
+    profile = Profile(_choice("profile", cfg.profile, Profile, "--profile"))
     _choice("API version", cfg.api_version, API_VERSIONS, "--api-version")
+    limits = _limits(cfg)
 
     model = _model_id(cfg.model, "--model", "VERTEX_MODEL")
     image_model = _model_id(cfg.image_model, "--image-model", "VERTEX_IMAGE_MODEL")
@@ -128,22 +163,29 @@ def _validated(cfg: RunConfig) -> RunConfig:
     base_url = _checked_base_url(cfg.base_url) if cfg.base_url is not None else None
 
     project, endpoint_id = cfg.project, cfg.endpoint_id
-    if cfg.mode == "replay":
+    if not mode.sends:
         project = project or PLACEHOLDER_PROJECT
         endpoint_id = endpoint_id or PLACEHOLDER_ENDPOINT_ID
     if not project:
         raise ConfigError(f"{cfg.mode} mode needs a project: pass --project or set VERTEX_PROJECT")
     _segment("project", project, "--project", "VERTEX_PROJECT")
-    if cfg.target == "endpoint" and not endpoint_id:
+    if target is Target.ENDPOINT and not endpoint_id:
         raise ConfigError(
             "target endpoint needs an endpoint id: pass --endpoint-id or set VERTEX_ENDPOINT_ID"
         )
     if endpoint_id:
         _segment("endpoint id", endpoint_id, "--endpoint-id", "VERTEX_ENDPOINT_ID")
 
+    cassette_dir = Path(cfg.cassette_dir)
+    if mode is Mode.REPLAY and next(cassette_dir.rglob("*.yaml"), None) is None:
+        state = "holds no cassette" if cassette_dir.is_dir() else "does not exist"
+        raise ConfigError(f"cassette directory {cassette_dir} {state}: check --cassette-dir")
+    if cfg.expectations is not None and not Path(cfg.expectations).is_file():
+        raise ConfigError(f"expectations file {cfg.expectations} does not exist: check --expectations")
+
     return RunConfig(
-        mode=cfg.mode,
-        target=cfg.target,
+        mode=mode,
+        target=target,
         project=project,
         location=location,
         api_version=cfg.api_version,
@@ -151,15 +193,62 @@ def _validated(cfg: RunConfig) -> RunConfig:
         image_model=image_model,
         endpoint_id=endpoint_id,
         base_url=base_url,
-        profile=cfg.profile,
+        profile=profile,
         report_dir=Path(cfg.report_dir),
+        cassette_dir=cassette_dir,
+        expectations=Path(cfg.expectations or EXPECTATIONS / f"{target}.yaml"),
+        baseline=_path(cfg.baseline),
         access_token=cfg.access_token,
+        **limits,
     )
 
 
-def _choice(what: str, value: str, choices: tuple[str, ...], option: str) -> None:
-    if value not in choices:
-        raise ConfigError(f"unknown {what} {value!r}: pass {option} with one of {', '.join(choices)}")
+def _path(value: str | Path | None) -> Path | None:
+    return None if value is None else Path(value)
+
+
+# (field, option, whole number, may be zero, may be absent): the numeric limits of a run.
+_LIMITS = (
+    ("connect_timeout", "--connect-timeout", False, False, False),
+    ("read_timeout", "--read-timeout", False, False, False),
+    ("stream_timeout", "--stream-timeout", False, False, False),
+    ("max_attempts", "--max-attempts", True, False, False),
+    ("max_retry_wait", "--max-retry-wait", False, True, False),
+    ("max_output_tokens", "--max-output-tokens", True, False, False),
+    ("max_total_tokens", "--max-total-tokens", True, False, True),
+    ("max_cassette_age", "--max-cassette-age", False, True, True),
+)
+
+
+def _limits(cfg: RunConfig) -> dict[str, Any]:
+    """Every numeric option, checked: finite, positive (or zero where zero means something), whole
+    where it counts things. ``inf`` is refused: an endless timeout is a hang, not a setting."""
+    out: dict[str, Any] = {}
+    for name, option, whole, zero_ok, optional in _LIMITS:
+        value = getattr(cfg, name)
+        if value is None and optional:
+            out[name] = None
+            continue
+        kind = "a whole number" if whole else "a number"
+        floor = "at least 0" if zero_ok else ("at least 1" if whole else "above 0")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{option} {value!r} is not {kind}: pass {kind} {floor}") from None
+        if isinstance(value, bool) or not math.isfinite(number) or (whole and number != int(number)):
+            raise ConfigError(f"{option} {value!r} is not {kind}: pass a finite {kind[2:]} {floor}")
+        if number < 0 or (number == 0 and not zero_ok):
+            raise ConfigError(f"{option} is {value!r}: it must be {floor}")
+        out[name] = int(number) if whole else number
+    return out
+
+
+def _choice(what: str, value: Any, choices: Any, option: str) -> str:
+    try:
+        return choose(value, list(choices), what)
+    except UnknownWord:
+        options = ", ".join(map(str, choices))
+        raise ConfigError(f"unknown {what} {value!r}: pass {option} with one of {options}") from None
 
 
 def _segment(what: str, value: str, option: str, env: str) -> None:

@@ -17,11 +17,12 @@ from typing import Any
 import yaml
 
 from .config import ConfigError
-from .outcomes import Outcome
-from .paths import ROOT
+from .requirements import all_requirements
+from .vocabulary import ALL_FORMS, LANES, Outcome, Profile, UnknownWord, choose
 
-EXPECTATIONS = ROOT / "expectations"
 _FILTERS = {"forms": "form", "lanes": "lane", "profiles": "profile"}
+# The words each filter may hold: an entry naming anything else would silently excuse nothing.
+_WORDS = {"forms": (ALL_FORMS, "form"), "lanes": (LANES, "lane"), "profiles": (list(Profile), "profile")}
 _KEYS = {"requirement", "reason", "link", "streamed", "tests", *_FILTERS}
 
 
@@ -52,10 +53,6 @@ class Expectation:
         return {"reason": self.reason, "link": self.link}
 
 
-def default_path(target: str) -> Path:
-    return EXPECTATIONS / f"{target}.yaml"
-
-
 def load(path: Path) -> list[Expectation]:
     """Read and validate an expectations file; an absent file means no known deviations."""
     if not path.is_file():
@@ -79,11 +76,22 @@ def _entry(path: Path, number: int, entry: Any) -> Expectation:
     for key in ("requirement", "reason", "link"):
         if not isinstance(entry.get(key), str) or not entry[key].strip():
             raise ConfigError(f"{where}: '{key}' is required (a non-empty string)")
+    if entry["requirement"] not in {r.id for r in all_requirements()}:
+        raise ConfigError(
+            f"{where}: unknown requirement {entry['requirement']!r} "
+            "(`vertex-conformance requirements` lists them)"
+        )
     filters = {}
     for key in (*_FILTERS, "tests"):
         value = entry.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: '{key}' must be a list of strings")
+        if key in _WORDS:
+            choices, what = _WORDS[key]
+            try:
+                value = [choose(v, choices, what) for v in value]
+            except UnknownWord as exc:
+                raise ConfigError(f"{where}: {exc}") from None
         filters[key] = tuple(value)
     if entry.get("streamed") not in (None, True, False):
         raise ConfigError(f"{where}: 'streamed' must be true or false")

@@ -27,13 +27,11 @@ import httpx
 import openai
 
 from . import resilience
-from .auth import TokenSource
+from .auth import BearerAuth, TokenSource
 from .exchange import Exchange, WireRequest
 from .redaction import redact_headers
 from .resilience import RetryPolicy, Timeouts
 
-SDK_LANES = ("sdk", "sdk-async")  # every lane that drives the openai SDK (sync and async clients)
-LANES = ("httpx", *SDK_LANES)  # what the suites run
 REPLAY_TOKEN = "replay-no-credentials"  # replay sends a bearer header of the right shape, never a real token
 _OMIT = getattr(openai, "omit", openai.NOT_GIVEN)  # `omit` is newer than openai 1.x's NOT_GIVEN
 _ERROR_CHARS = 300
@@ -98,9 +96,10 @@ def _notes(exchange: Exchange, clock: _Clock, attempts: list[Any]) -> None:
         exchange.notes["attempts"] = resilience.describe_attempts(attempts)
 
 
-def run_httpx(call: Call, auth: httpx.Auth | None) -> Exchange:
+def run_httpx(call: Call, tokens: TokenSource | None) -> Exchange:
     """Send ``call`` with plain httpx and keep the response text exactly as decoded off the wire.
     A stream that stalls or drops keeps what arrived, with the interruption noted (infra)."""
+    auth = BearerAuth(tokens) if tokens is not None else None
     headers = {} if auth is not None else {"authorization": f"Bearer {REPLAY_TOKEN}"}
     transport = resilience.RetryTransport(httpx.HTTPTransport(verify=_tls("httpx")), call.retry)
     clock, parts, interrupted = _Clock(), [], None

@@ -14,27 +14,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from .outcomes import SEVERITY, Outcome, worst
-from .recording import write_atomically
+from .atomic import write_text
+from .results import FindingRecord, Results, TestRecord
+from .vocabulary import FORMS, SEVERITY, SUITE_LANES, Outcome, worst
 
-# The documented forms, in SPEC.md order, with the names people know them by.
-FORMS: dict[str, str] = {
-    "plain": "Plain chat",
-    "streaming": "Streaming",
-    "self-deployed": "Self-deployed endpoint",
-    "global": "Global endpoint",
-    "v1beta1": "v1beta1 API",
-    "extra-body": "extra_body",
-    "extra-content": "extra_content",
-    "thinking": "Thinking",
-    "function-call-arguments": "Streamed function-call arguments",
-    "image-output": "Image output",
-    "multimodal-input": "Multimodal input",
-    "multimodal-function-response": "Multimodal function response",
-    "structured-output": "Structured output",
-}
-LANES = ("httpx", "sdk")  # always shown; any other lane in the run (sdk-async) gets columns after them
-_LANE_ORDER = ("httpx", "sdk", "sdk-async")
 NOT_RUN = "not run"
 NO_FORM = "(none)"  # a test that stopped before it named its form
 DESCRIPTIONS = {
@@ -135,48 +118,43 @@ def _params(nodeid: str) -> tuple[str, str]:
     return function, params.removesuffix("]")
 
 
-def lane_of(record: dict[str, Any]) -> str:
-    """The record's lane; a test that stopped before sending (unsupported) has none, so its id tells."""
-    if record.get("lane"):
-        return str(record["lane"])
-    params = _params(record["nodeid"])[1]
-    for lane in sorted(_LANE_ORDER, key=len, reverse=True):
-        if params == lane or params.startswith(f"{lane}-"):
-            return lane
-    return "unknown"
+def lane_of(record: TestRecord) -> str:
+    return record.lane or "unknown"
 
 
-def _form_of(record: dict[str, Any]) -> str:
-    return str(record.get("form") or NO_FORM)
+def _form_of(record: TestRecord) -> str:
+    return record.form or NO_FORM
 
 
-def _label(record: dict[str, Any], lane: str) -> str:
+def _label(record: TestRecord, lane: str) -> str:
     """A short name inside its cell: the column already says the lane and whether it streamed."""
-    function, params = _params(record["nodeid"])
+    function, params = _params(record.nodeid)
     tokens = f"-{params}-".replace(f"-{lane}-", "-", 1).strip("-")
     for mode in ("plain", "stream"):
         tokens = tokens.removesuffix(f"-{mode}") if tokens != mode else ""
     return function.removeprefix("test_") + (f" [{tokens}]" if tokens else "")
 
 
-def _anchors(records: Iterable[dict[str, Any]]) -> dict[str, str]:
+def _anchors(records: Iterable[TestRecord]) -> dict[str, str]:
     """A unique, readable in-page id per node id."""
     out: dict[str, str] = {}
     for record in records:
-        base = "t-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", record["nodeid"]).strip("-")
+        base = "t-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", record.nodeid).strip("-")
         anchor, n = base, 1
         while anchor in out.values():
             n += 1
             anchor = f"{base}-{n}"
-        out[record["nodeid"]] = anchor
+        out[record.nodeid] = anchor
     return out
 
 
-def _columns(tests: list[dict[str, Any]]) -> list[tuple[str, bool | None]]:
-    lanes = set(LANES) | {lane_of(t) for t in tests}
-    ordered = [lane for lane in _LANE_ORDER if lane in lanes] + sorted(lanes - set(_LANE_ORDER))
+def _columns(tests: Iterable[TestRecord]) -> list[tuple[str, bool | None]]:
+    """Every registered lane (streamed and not), then any other lane a report names."""
+    tests = list(tests)
+    lanes = set(SUITE_LANES) | {lane_of(t) for t in tests}
+    ordered = [lane for lane in SUITE_LANES if lane in lanes] + sorted(lanes - set(SUITE_LANES))
     streams: list[bool | None] = [False, True]
-    if any(t.get("streamed") is None for t in tests):
+    if any(t.streamed is None for t in tests):
         streams.append(None)
     return [(lane, streamed) for lane in ordered for streamed in streams]
 
@@ -185,18 +163,18 @@ def _stream_label(streamed: bool | None) -> str:
     return {False: "not streamed", True: "streamed", None: "streamed?"}[streamed]
 
 
-def _cell(records: list[dict[str, Any]], lane: str, anchors: dict[str, str]) -> str:
+def _cell(records: list[TestRecord], lane: str, anchors: dict[str, str]) -> str:
     if not records:
         return '<td class="empty" title="no test in this cell">—</td>'
-    outcomes = [r["outcome"] for r in records]
-    top = worst([Outcome(o) for o in outcomes]).value
+    outcomes = [r.outcome for r in records]
+    top = worst(outcomes).value
     count = outcomes.count(top)
     tally = f"{count} of {len(records)} tests" if len(records) > 1 else "1 test"
     items = "".join(
-        f'<li><span class="dot o-{_e(r["outcome"])}" title="{_e(r["outcome"])}"></span>'
-        f'<span><a href="#{_e(anchors[r["nodeid"]])}" title="{_e(r["nodeid"])}">{_e(_label(r, lane))}</a> '
-        f"<small>({_e(_outcome_label(r['outcome']))})</small></span></li>"
-        for r in sorted(records, key=lambda r: r["nodeid"])
+        f'<li><span class="dot o-{_e(r.outcome)}" title="{_e(r.outcome)}"></span>'
+        f'<span><a href="#{_e(anchors[r.nodeid])}" title="{_e(r.nodeid)}">{_e(_label(r, lane))}</a> '
+        f"<small>({_e(_outcome_label(r.outcome))})</small></span></li>"
+        for r in sorted(records, key=lambda r: r.nodeid)
     )
     return (
         f'<td class="cell o-{_e(top)}"><div class="verdict">{_e(_outcome_label(top))}</div>'
@@ -206,7 +184,7 @@ def _cell(records: list[dict[str, Any]], lane: str, anchors: dict[str, str]) -> 
 
 def _matrix(
     rows: list[tuple[str, str]],
-    tests: list[dict[str, Any]],
+    tests: list[TestRecord],
     columns: list[tuple[str, bool | None]],
     anchors: dict[str, str],
     caption: str,
@@ -227,7 +205,7 @@ def _matrix(
             )
             continue
         cells = "".join(
-            _cell([t for t in in_row if lane_of(t) == lane and t.get("streamed") is s], lane, anchors)
+            _cell([t for t in in_row if lane_of(t) == lane and t.streamed is s], lane, anchors)
             for lane, s in columns
         )
         body.append(f'<tr data-form="{_e(form)}">{header}{cells}</tr>')
@@ -251,9 +229,8 @@ def _plain(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _header(document: dict[str, Any]) -> str:
-    run, versions = document.get("run") or {}, document.get("versions") or {}
-    summary = document.get("summary") or {}
+def _header(document: Results) -> str:
+    run, versions, summary = document.run, document.versions, document.summary
     sdk = (
         f"openai {versions.get('openai') or 'not installed'} on "
         f"{versions.get('openai_sdk_http_library') or 'unknown'}"
@@ -263,7 +240,7 @@ def _header(document: dict[str, Any]) -> str:
     return (
         "<header><h1>Vertex AI Chat Completions conformance</h1>"
         f'<p class="meta">{_e(sdk)} · {_e(run.get("mode"))} run against {_e(run.get("target"))} · '
-        f"profile {_e(run.get('profile'))} · written {_e(document.get('generated_at'))}</p>"
+        f"profile {_e(run.get('profile'))} · written {_e(document.generated_at)}</p>"
         f'<div class="summary" id="summary"><strong>{_e(summary.get("total", 0))} tests:</strong> '
         f"{badges}</div>"
         '<div class="panels">'
@@ -283,11 +260,10 @@ def _legend() -> str:
     )
 
 
-def _findings_table(findings: list[dict[str, Any]]) -> str:
+def _findings_table(findings: Iterable[FindingRecord]) -> str:
     rows = "".join(
-        f"<tr><td><code>{_e(f.get('requirement'))}</code></td>"
-        f"<td>{_badge(str(f.get('outcome', 'fail')))}</td>"
-        f"<td><code>{_e(f.get('path'))}</code></td><td>{_e(f.get('message'))}</td></tr>"
+        f"<tr><td><code>{_e(f.requirement)}</code></td><td>{_badge(f.outcome)}</td>"
+        f"<td><code>{_e(f.path)}</code></td><td>{_e(f.message)}</td></tr>"
         for f in findings
     )
     return (
@@ -335,48 +311,49 @@ def _truncated(part: dict[str, Any]) -> str:
     return "\n… (cut short)" if part.get("truncated") else ""
 
 
-def _evidence(record: dict[str, Any], anchor: str) -> str:
-    outcome = record["outcome"]
+def _evidence(record: TestRecord, anchor: str) -> str:
+    outcome = record.outcome
     facts = [
-        ("form", record.get("form")),
-        ("lane", record.get("lane")),
-        ("streamed", record.get("streamed")),
-        ("target", record.get("target")),
-        ("location", record.get("location")),
-        ("api version", record.get("api_version")),
-        ("HTTP status", record.get("status")),
-        ("duration", f"{record['duration_s']} s" if record.get("duration_s") is not None else None),
+        ("form", record.form),
+        ("lane", record.lane),
+        ("streamed", record.streamed),
+        ("target", record.target),
+        ("location", record.location),
+        ("api version", record.api_version),
+        ("HTTP status", record.status),
+        ("duration", f"{record.duration_s} s" if record.duration_s is not None else None),
     ]
     parts = [
         f'<section class="test o-{_e(outcome)}" id="{_e(anchor)}">'
         '<a class="back" href="#matrix">back to the matrix</a>'
-        f"<h3>{_badge(outcome)} <code>{_e(record['nodeid'])}</code></h3>"
+        f"<h3>{_badge(outcome)} <code>{_e(record.nodeid)}</code></h3>"
         '<div class="facts">'
         + "".join(f"<span><b>{_e(k)}</b> {_e(_plain(v))}</span>" for k, v in facts if v is not None)
         + "</div>"
     ]
-    for key, title in (("reason", "Reason"), ("error", "Error")):
-        if record.get(key):
-            parts.append(f"<h4>{title}</h4><pre>{_e(record[key])}</pre>")
-    if record.get("findings"):
-        parts.append(f"<h4>Requirements that did not hold</h4>{_findings_table(record['findings'])}")
-    if record.get("expectations"):
-        parts.append(f"<h4>Expectations applied</h4>{_expectations_table(record['expectations'])}")
-    if record.get("by_design"):
+    for text, title in ((record.reason, "Reason"), (record.error, "Error")):
+        if text:
+            parts.append(f"<h4>{title}</h4><pre>{_e(text)}</pre>")
+    if record.findings:
+        parts.append(f"<h4>Requirements that did not hold</h4>{_findings_table(record.findings)}")
+    if record.expectations:
+        parts.append(f"<h4>Expectations applied</h4>{_expectations_table(record.expectations)}")
+    if record.by_design:
         parts.append(
             "<h4>Left unjudged by design</h4><p>"
-            + ", ".join(f"<code>{_e(r)}</code>" for r in record["by_design"])
+            + ", ".join(f"<code>{_e(r)}</code>" for r in record.by_design)
             + "</p>"
         )
-    if record.get("evidence"):
-        parts.append(_exchanges(record["evidence"]))
-    if record.get("observations"):
-        parts.append(f"<h4>Observations</h4>{_kv(record['observations'].items())}")
-    if record.get("notes"):
-        parts.append(f"<h4>Notes</h4>{_kv(record['notes'].items())}")
-    if record.get("cassette"):
-        parts.append(f"<h4>Cassette</h4>{_kv(record['cassette'].items())}")
-    requirements = record.get("requirements") or {}
+    if record.evidence:
+        parts.append(_exchanges(record.evidence))
+    for items, title in (
+        (record.observations, "Observations"),
+        (record.notes, "Notes"),
+        (record.cassette, "Cassette"),
+    ):
+        if items:
+            parts.append(f"<h4>{title}</h4>{_kv(items.items())}")
+    requirements = record.requirements or {}
     if requirements:
         items = "".join(
             f'<li><span class="dot o-{_e(o)}"></span><code>{_e(rid)}</code> {_e(_outcome_label(o))}</li>'
@@ -390,14 +367,14 @@ def _evidence(record: dict[str, Any], anchor: str) -> str:
     return "".join(parts)
 
 
-def render(document: dict[str, Any]) -> str:
-    """The page for one results document (already checked by ``baseline.validate``)."""
-    tests: list[dict[str, Any]] = list(document.get("tests") or [])
+def render(document: Results) -> str:
+    """The page for one run."""
+    tests = list(document.tests)
     anchors = _anchors(tests)
     columns = _columns(tests)
     others = sorted({_form_of(t) for t in tests} - set(FORMS))
     order = {form: i for i, form in enumerate([*FORMS, *others])}
-    in_order = sorted(tests, key=lambda t: (order[_form_of(t)], t["nodeid"]))
+    in_order = sorted(tests, key=lambda t: (order[_form_of(t)], t.nodeid))
     other_section = (
         "<h2>Other tests</h2>"
         "<p>Probes of behaviour users reported (SPEC.md), and tests of no documented form.</p>"
@@ -408,18 +385,18 @@ def render(document: dict[str, Any]) -> str:
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>Vertex conformance: {_e(document.get('generated_at'))}</title>"
+        f"<title>Vertex conformance: {_e(document.generated_at)}</title>"
         f"<style>{_style()}</style></head>"
         f"<body>{_header(document)}"
         '<h2 id="matrix">Documented forms by lane</h2>'
         + _matrix(list(FORMS.items()), tests, columns, anchors, "documented forms")
         + other_section
         + "<h2>Evidence</h2>"
-        + "".join(_evidence(t, anchors[t["nodeid"]]) for t in in_order)
+        + "".join(_evidence(t, anchors[t.nodeid]) for t in in_order)
         + "</body></html>\n"
     )
 
 
-def write(path: Path, document: dict[str, Any]) -> None:
+def write(path: Path, document: Results) -> None:
     """Write the page for ``document`` to ``path`` atomically."""
-    write_atomically(path, render(document))
+    write_text(path, render(document))

@@ -11,3 +11,13 @@ FIXTURES = ROOT / "fixtures"
 CASSETTES = FIXTURES / "cassettes"
 SAMPLES = FIXTURES / "samples"
 SUITES = ROOT / "suites"
+EXPECTATIONS = ROOT / "expectations"
+
+
+def shown(path: Path) -> str:
+    """A path as a report shows it: relative to the checkout when inside it (no machine's home
+    directory in a shared report), as given otherwise."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)

@@ -10,32 +10,23 @@ can start local servers freely.
 from __future__ import annotations
 
 import os
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from . import auth, baseline, expectations, recording, resilience, stash
+from . import auth, expectations, recording, results, stash
 from .budget import TokenBudget
 from .collector import ResultCollector, pytest_runtest_makereport  # noqa: F401  (a hook pytest finds here)
 from .config import ConfigError, RunConfig
 from .conformance import Conformance
 from .paths import CASSETTES, FIXTURES, SUITES
+from .vocabulary import ALL_FORMS, LANES, Mode, UnknownWord, choose
 
-OPTIONS = (
-    "image_model",
-    "mode",
-    "target",
-    "project",
-    "location",
-    "api_version",
-    "model",
-    "endpoint_id",
-    "base_url",
-    "profile",
-    "report_dir",
-)
+# Every run option is a RunConfig field of the same name (the token alone comes from the environment).
+OPTIONS = tuple(f.name for f in fields(RunConfig) if f.name != "access_token")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -64,52 +55,60 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help=f"cassette root (default {CASSETTES.relative_to(FIXTURES.parent)}/vertex)",
     )
+    d = RunConfig  # the defaults live in RunConfig alone; the options below only name them
     add(
         "--max-cassette-age",
         type=float,
-        default=None,
         help="replay: fail tests whose cassette was recorded more than this many days ago",
     )
-    add("--connect-timeout", type=float, default=10.0, help="seconds to connect (default 10)")
+    add("--connect-timeout", type=float, help=f"seconds to connect (default {d.connect_timeout:g})")
     add(
         "--read-timeout",
         type=float,
-        default=60.0,
-        help="seconds between two reads; a stalled stream is infra",
+        help=f"seconds between two reads; a stalled stream is infra (default {d.read_timeout:g})",
     )
     add(
         "--stream-timeout",
         type=float,
-        default=300.0,
-        help="ceiling for a whole stream, seconds (default 300)",
+        help=f"ceiling for a whole stream, seconds (default {d.stream_timeout:g})",
     )
     add(
         "--max-attempts",
         type=int,
-        default=4,
-        help="attempts per request on 429/502/503/504 and resets (default 4)",
+        help=f"attempts per request on 429/502/503/504 and resets (default {d.max_attempts})",
     )
-    add("--max-retry-wait", type=float, default=30.0, help="all retry waits of one request together, seconds")
+    add(
+        "--max-retry-wait",
+        type=float,
+        help=f"all retry waits of one request together, seconds (default {d.max_retry_wait:g})",
+    )
     add(
         "--max-output-tokens",
         type=int,
-        default=2048,
-        help="max_tokens every case asks for, to keep live runs cheap (not the image form; default 2048)",
+        help=f"max_tokens every case asks for, to keep live runs cheap (not the image form; "
+        f"default {d.max_output_tokens})",
     )
     add(
         "--max-total-tokens",
         type=int,
-        default=None,
         help="live/record: stop sending once this many tokens (usage.total_tokens) are spent (per process)",
     )
-    add("--expectations", default=None, help="known deviations file (default expectations/<target>.yaml)")
+    add("--expectations", help="known deviations file (default expectations/<target>.yaml)")
     add(
         "--baseline",
         metavar="PATH",
-        type=baseline.pytest_option,
-        default=None,
+        type=_baseline_option,
         help="a results.json to compare this run with: writes comparison.json, exit 1 on a regression",
     )
+
+
+def _baseline_option(value: str) -> Path:
+    """The ``type`` of ``--baseline``: an unreadable baseline stops the run before any test runs."""
+    try:
+        results.load(Path(value))
+    except results.UnreadableResults as exc:
+        raise pytest.UsageError(f"vertex-conformance: --baseline: {exc}") from None
+    return Path(value)
 
 
 def is_conformance_run(config: pytest.Config) -> bool:
@@ -137,19 +136,16 @@ def pytest_configure(config: pytest.Config) -> None:
         tokens = auth.token_source(cfg)
         if tokens is not None:
             auth.check_credentials(tokens)
-        config.stash[stash.PATIENCE] = _patience(config)
-        listed = config.getoption("expectations")
-        config.stash[stash.EXPECTATIONS] = expectations.load(
-            Path(listed) if listed else expectations.default_path(cfg.target)
-        )
+        config.stash[stash.EXPECTATIONS] = expectations.load(cfg.expectations)
     except ConfigError as exc:
         raise pytest.UsageError(f"vertex-conformance: {exc}") from None
     config.stash[stash.CONFIG] = cfg
-    config.stash[stash.BUDGET] = TokenBudget(config.getoption("max_total_tokens"))
-    if cfg.mode == "replay":
+    config.stash[stash.SCRUBBER] = cfg.scrubber()
+    config.stash[stash.BUDGET] = TokenBudget(cfg.max_total_tokens)
+    if cfg.mode is Mode.REPLAY:
         config.option.record_mode = "none"
         config.option.block_network = True
-    elif cfg.mode == "record":
+    elif cfg.mode is Mode.RECORD:
         config.option.record_mode = "all"
     else:
         config.option.disable_recording = True
@@ -158,39 +154,32 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(ResultCollector(config, cfg, tokens), "vertex-conformance-results")
 
 
-def _patience(config: pytest.Config) -> tuple[resilience.Timeouts, resilience.RetryPolicy]:
-    """Timeouts and the retry policy from the options; a bad value is a configuration error."""
-    try:
-        timeouts = resilience.Timeouts(
-            connect=config.getoption("connect_timeout"),
-            read=config.getoption("read_timeout"),
-            stream=config.getoption("stream_timeout"),
-        )
-        policy = resilience.RetryPolicy(
-            max_attempts=config.getoption("max_attempts"), max_total_wait=config.getoption("max_retry_wait")
-        )
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    return timeouts, policy
-
-
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
-    recording.configure_vcr(vcr, secrets=config.stash[stash.CONFIG].secrets())
+    recording.configure_vcr(vcr, secrets=config.stash[stash.SCRUBBER])
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every conformance test gets a cassette (unless live) and a tier: ``probe`` where the suite
-    says so, ``gate`` (the documented forms) otherwise, so ``-m gate`` and ``-m probe`` select them."""
+    says so, ``gate`` (the documented forms) otherwise, so ``-m gate`` and ``-m probe`` select them.
+    Its form and lane must be words of the vocabulary: a typo stops the run before any test."""
     cfg = config.stash.get(stash.CONFIG, None)
     if cfg is None:
         return
     for item in items:
-        if item.get_closest_marker("form") is None:
+        form = item.get_closest_marker("form")
+        if form is None:
             continue
+        callspec = getattr(item, "callspec", None)
+        try:
+            choose(form.args[0], ALL_FORMS, "form", item.nodeid)
+            if callspec is not None and "lane" in callspec.params:
+                choose(callspec.params["lane"], LANES, "lane", item.nodeid)
+        except UnknownWord as exc:
+            raise pytest.UsageError(f"vertex-conformance: {exc}") from None
         if item.get_closest_marker("probe") is None:
             item.add_marker(pytest.mark.gate)
-        if cfg.mode != "live":
+        if cfg.mode.cassettes:
             item.add_marker(pytest.mark.vcr)
 
 
@@ -212,14 +201,15 @@ def token_source(pytestconfig: pytest.Config, run_config: RunConfig) -> auth.Tok
 
 
 @pytest.fixture
-def vcr_config(run_config: RunConfig) -> dict[str, Any]:
+def vcr_config(pytestconfig: pytest.Config, run_config: RunConfig) -> dict[str, Any]:
     """pytest-recording's configuration hook: our filters, matchers and serializer."""
-    return recording.vcr_config(secrets=run_config.secrets())
+    return recording.vcr_config(secrets=pytestconfig.stash[stash.SCRUBBER])
 
 
 @pytest.fixture(scope="module")
 def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
-    root = request.config.getoption("cassette_dir") or str(CASSETTES / "vertex")
+    cfg = request.config.stash.get(stash.CONFIG, None)  # None: the harness's own tests, not a suite run
+    root = cfg.cassette_dir if cfg is not None else RunConfig.cassette_dir
     return str(Path(root) / Path(str(request.node.fspath)).stem)
 
 

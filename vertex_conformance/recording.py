@@ -11,12 +11,15 @@ Recording never keeps a secret:
   which goes through ``requests``/``urllib3``, is invisible to the recorder; any token-endpoint
   request that does reach it is dropped as well (``is_token_exchange``);
 - credential headers (``redaction.SENSITIVE_HEADERS``) are dropped from requests and responses;
-- the live project id (``secrets``) is replaced by ``{PROJECT}`` in URLs, headers and bodies, and
-  URLs get placeholders (``with_placeholders``);
+- the run's secret values (``secrets``: a ``scrub.Scrubber``, or the live project ids) are
+  replaced by their placeholders (``{PROJECT}``...) in URLs, headers and bodies, in every spelling
+  the Scrubber knows (plain, JSON-escaped, URL-encoded), and URLs get placeholders
+  (``with_placeholders``);
 - ``redaction.find_secrets`` guards twice, raising ``SecretInCassetteError`` (kinds, never values):
   each request and response as it is recorded, so the error surfaces from the HTTP call that
   carried the secret while vcrpy can still unwind cleanly; and, as the last gate, the finished
-  cassette text, which also sees what only decoding reveals (a JSON ``\\u002e`` escape, say).
+  cassette text, which also sees what only decoding reveals (a JSON ``\\u002e`` escape, say),
+  the run's secret values included.
   vcrpy's ``__exit__`` skips unpatching when saving raises, so after that last gate fires the
   process keeps stale patches: stop the run, fix the filter, record again.
 
@@ -25,7 +28,8 @@ request as a cassette loads, so placeholders apply on both sides of a match. Req
 method, the rewritten path, the query and the body compared as parsed JSON (``json_body``), never
 on scheme, host or port: a cassette recorded against a local server replays against any base URL,
 and a lane or SDK that starts sending a different body stops matching, which is the regression
-signal we want.
+signal we want. "Parsed JSON" compares by ``json_equality``'s rule (``1`` is ``1.0``, ``true`` is
+not ``1``).
 
 The file format (``CassetteSerializer``; files end in ``.yaml``) is meant to be read in review:
 
@@ -59,7 +63,6 @@ import math
 import os
 import platform
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from datetime import UTC, datetime
@@ -76,8 +79,11 @@ from vcr.request import Request
 from vcr.serialize import deserialize, serialize
 from vcr.util import read_body
 
+from .atomic import write_text
+from .json_equality import Difference, Why, differences, same
 from .redaction import find_secrets, is_sensitive_header
 from .resilience import RetryPolicy
+from .scrub import ENDPOINT, PROJECT, Scrubber
 
 FORMAT = 1
 SAMPLE_HEADER = "x-conformance-sample"
@@ -85,7 +91,7 @@ DOCUMENTED_SAMPLE, LIVE_RECORDING, LOCAL_SERVER = "documented-sample", "live-rec
 # Answers the sample server builds from SPEC.md's table of behaviour users reported (not the seed page):
 REPORTED_SAMPLE = "reported-behaviour-sample"
 REPORTED_PREFIX = "reported/"
-PROJECT, LOCATION, ENDPOINT = "{PROJECT}", "{LOCATION}", "{ENDPOINT}"
+LOCATION = "{LOCATION}"  # not a secret, only a deployment detail: URLs get it, bodies keep theirs
 
 # pytest-recording names cassette files after the serializer (".{name}") and its "rewrite" mode
 # deletes that file, so the serializer is registered as "yaml". A forgotten configure_vcr still
@@ -132,30 +138,33 @@ def set_current_test(nodeid: str) -> None:
 # --- the lead's two entry points -----------------------------------------------------------------
 
 
-def vcr_config(*, secrets: Iterable[str] = ()) -> dict[str, Any]:
+def vcr_config(*, secrets: Scrubber | Iterable[str] = ()) -> dict[str, Any]:
     """The ``use_cassette`` arguments for every conformance cassette.
 
-    ``secrets`` are literal values (the live project id) replaced by ``{PROJECT}`` wherever they
-    appear in a recorded request or response."""
-    ordered = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
+    ``secrets`` (the run's Scrubber, or the live project ids) are replaced by their placeholders
+    wherever they appear in a recorded request or response, and the last gate refuses a cassette
+    that still holds one. Pass the run's one Scrubber, so a value added later (a refreshed token)
+    is scrubbed here too."""
+    scrubber = Scrubber.of(secrets)
     return {
         "serializer": SERIALIZER_NAME,
         "match_on": MATCH_ON,
         "decode_compressed_response": True,
         "skip_patchers": SKIP_PATCHERS,
-        "before_record_request": functools.partial(filter_request, secrets=ordered),
-        "before_record_response": functools.partial(filter_response, secrets=ordered),
+        "before_record_request": functools.partial(filter_request, scrubber=scrubber),
+        "before_record_response": functools.partial(filter_response, scrubber=scrubber),
+        "persister": AtomicPersister(scrubber),
     }
 
 
-def configure_vcr(vcr: VCR, *, secrets: Iterable[str] = ()) -> None:
-    """Register our serializer, persister and matcher on ``vcr`` (pytest_recording_configure).
+def configure_vcr(vcr: VCR, *, secrets: Scrubber | Iterable[str] = ()) -> None:
+    """Register our serializer and matcher on ``vcr`` (pytest_recording_configure).
 
     It also makes ``vcr_config(secrets=secrets)`` the instance's defaults (each key is a ``VCR``
-    attribute of that name), so the filters hold even where the ``vcr_config`` fixture is not the
-    one pytest picked: pytest-recording's own empty fixture wins over one from a ``-p`` plugin."""
+    attribute of that name, the persister included), so the filters hold even where the
+    ``vcr_config`` fixture is not the one pytest picked: pytest-recording's own empty fixture wins
+    over one from a ``-p`` plugin."""
     vcr.register_serializer(SERIALIZER_NAME, CassetteSerializer)
-    vcr.register_persister(AtomicPersister)
     vcr.register_matcher("json_body", json_body)
     for name, value in vcr_config(secrets=secrets).items():
         setattr(vcr, name, value)
@@ -206,20 +215,8 @@ def is_token_exchange(request: Request) -> bool:
     return "grant_type" in parse_qs(body.decode("utf-8", "replace"))
 
 
-def _scrub(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, PROJECT)
-    return text
-
-
-def _scrub_bytes(data: bytes, secrets: tuple[str, ...]) -> bytes:
-    for secret in secrets:
-        data = data.replace(secret.encode(), PROJECT.encode())
-    return data
-
-
-def _request_header(name: str, value: str, secrets: tuple[str, ...]) -> str:
-    value = _scrub(value, secrets)
+def _request_header(name: str, value: str, scrubber: Scrubber) -> str:
+    value = scrubber.scrub(value)
     return _REGIONAL_HOST.sub(LOCATION, value) if name.lower() == "host" else value
 
 
@@ -231,37 +228,39 @@ def _guard(what: str, texts: Iterable[str | bytes | None]) -> None:
         raise SecretInCassetteError(f"{what} in the cassette of {_current_test or 'this test'}", kinds)
 
 
-def filter_request(request: Request, *, secrets: tuple[str, ...] = ()) -> Request | None:
+def filter_request(request: Request, *, scrubber: Scrubber | None = None) -> Request | None:
     """vcrpy's ``before_record_request``: drop token requests, credentials and secrets; add placeholders."""
     if is_token_exchange(request):
         return None
+    scrubber = Scrubber() if scrubber is None else scrubber
     request.headers = {
-        name: _request_header(name, str(value), secrets)
+        name: _request_header(name, str(value), scrubber)
         for name, value in request.headers.items()
         if not is_sensitive_header(name)
     }
-    request.uri = with_placeholders(_scrub(request.uri, secrets))
+    request.uri = with_placeholders(scrubber.scrub(request.uri))
     body = request.body if isinstance(request.body, bytes) else None
     if body is not None:
-        request.body = body = _scrub_bytes(body, secrets)
+        request.body = body = scrubber.scrub(body)
     _guard(f"the request {request.method} {request.uri}", [request.uri, *request.headers.values(), body])
     return request
 
 
-def filter_response(response: dict[str, Any], *, secrets: tuple[str, ...] = ()) -> dict[str, Any] | None:
+def filter_response(response: dict[str, Any], *, scrubber: Scrubber | None = None) -> dict[str, Any] | None:
     """vcrpy's ``before_record_response``: drop credential headers, replace secrets. A rate limit or
     server error the lanes retry (429, 502, 503, 504) is not evidence of the form: it is left out,
     so the cassette holds the answer the retry got (and nothing when every attempt failed: infra)."""
     if response["status"]["code"] in RETRIED_STATUSES:
         return None
+    scrubber = Scrubber() if scrubber is None else scrubber
     response["headers"] = {
-        name: [_scrub(str(value), secrets) for value in values]
+        name: [scrubber.scrub(str(value)) for value in values]
         for name, values in response["headers"].items()
         if not is_sensitive_header(name)
     }
     body = response["body"].get("string")
     if isinstance(body, bytes):
-        response["body"]["string"] = _scrub_bytes(body, secrets)
+        response["body"]["string"] = scrubber.scrub(body)
     headers = [f"{name}: {value}" for name, values in response["headers"].items() for value in values]
     _guard("a response", [*headers, response["body"].get("string")])
     return response
@@ -275,9 +274,10 @@ RETRIED_STATUSES = RetryPolicy().retry_statuses
 
 def json_body(r1: Request, r2: Request) -> None:
     """vcrpy matcher: bodies equal as parsed JSON (raw bytes when not JSON). r1 is the live request."""
-    problem = _first_difference(_body_value(r2), _body_value(r1), "$")
-    if problem:
-        raise AssertionError(f"the request body differs from the recording at {problem}")
+    recorded, live = _body_value(r2), _body_value(r1)
+    if not same(recorded, live):
+        first = describe_difference(differences(recorded, live)[0])
+        raise AssertionError(f"the request body differs from the recording at {first}")
 
 
 def _body_value(request: Request) -> Any:
@@ -294,36 +294,21 @@ def parse_body(raw: bytes | None) -> Any:
         return bytes(raw)
 
 
-def _first_difference(recorded: Any, live: Any, path: str) -> str | None:
-    """Where two parsed bodies first differ (a JSON path and both values), or None when they agree.
-
-    Booleans are not numbers here (``true`` is not ``1``); ``1`` and ``1.0`` are the same number."""
-    if isinstance(recorded, dict) and isinstance(live, dict):
-        for key in [*recorded, *(k for k in live if k not in recorded)]:
-            if key not in live:
-                return f"{path}.{key}: only in the recording"
-            if key not in recorded:
-                return f"{path}.{key}: only in this request"
-            found = _first_difference(recorded[key], live[key], f"{path}.{key}")
-            if found:
-                return found
-        return None
-    if isinstance(recorded, list) and isinstance(live, list):
-        if len(recorded) != len(live):
-            return f"{path}: {len(recorded)} items recorded, {len(live)} in this request"
-        for index, (old, new) in enumerate(zip(recorded, live, strict=True)):
-            found = _first_difference(old, new, f"{path}[{index}]")
-            if found:
-                return found
-        return None
-    same_kind = isinstance(recorded, bool) == isinstance(live, bool)
-    if same_kind and recorded == live:
-        return None
+def describe_difference(difference: Difference) -> str:
+    """A body difference in the words of a replay miss: the recording is the first side, the
+    request being matched the second (vcrpy's matcher and the replay server both say it so)."""
+    recorded, live, path = difference.first, difference.second, difference.path
+    if difference.why is Why.ONLY_FIRST:
+        return f"{path}: only in the recording"
+    if difference.why is Why.ONLY_SECOND:
+        return f"{path}: only in this request"
+    if difference.why is Why.LENGTH:
+        return f"{path}: {len(recorded)} items recorded, {len(live)} in this request"
     return f"{path}: recorded {_short(recorded)}, this request {_short(live)}"
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, bytes) else repr(value)
+    text = repr(value) if isinstance(value, bytes) else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 80 else text[:80] + "…"
 
 
@@ -596,7 +581,13 @@ def read_meta(path: os.PathLike[str] | str) -> dict[str, Any]:
 
 
 class AtomicPersister:
-    """vcrpy persister: atomic writes behind the secret gate, and loud errors for corrupt files."""
+    """vcrpy persister: atomic writes behind the secret gate, and loud errors for corrupt files.
+
+    An instance holds the run's Scrubber for the last gate; loading needs none (a static method,
+    which the replay server and maintainer tools call on the class)."""
+
+    def __init__(self, scrubber: Scrubber | None = None) -> None:
+        self.scrubber = Scrubber() if scrubber is None else scrubber
 
     @staticmethod
     def load_cassette(cassette_path: os.PathLike[str] | str, serializer: Any) -> Any:
@@ -614,36 +605,15 @@ class AtomicPersister:
         except (yaml.YAMLError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise CassetteError(path, _reason(exc)) from exc
 
-    @staticmethod
     def save_cassette(
-        cassette_path: os.PathLike[str] | str, cassette_dict: dict[str, Any], serializer: Any
+        self, cassette_path: os.PathLike[str] | str, cassette_dict: dict[str, Any], serializer: Any
     ) -> None:
         path = Path(cassette_path)
         text = serialize(cassette_dict, serializer)
-        kinds = find_secrets(text)
+        kinds = find_secrets(text, self.scrubber)
         if kinds:
             raise SecretInCassetteError(f"cassette {path}", kinds)
-        write_atomically(path, text)
+        write_text(path, text)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader (or a killed run) sees the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o644)  # mkstemp makes 0600; cassettes are ordinary repository files
-        os.replace(temp, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    with suppress(OSError):  # make the rename itself durable where the platform allows it
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+

@@ -7,15 +7,20 @@ secret scanner agree on one definition:
   cassettes, shown as ``<redacted>`` in exchanges and reports;
 - patterns of credentials that may hide in any text (``find_secrets``): the last gate before a
   cassette is written. It names the *kind* of secret found, never the value, so the error that
-  reports a leak cannot itself leak.
+  reports a leak cannot itself leak. The run's own secret values (the project id, its tokens) are
+  looked for by a ``scrub.Scrubber``, in every spelling the scrubber replaces.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # scrub imports REDACTED from here
+    from .scrub import Scrubber
 
 REDACTED = "<redacted>"
 
@@ -67,13 +72,14 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def find_secrets(text: str, extra: Iterable[str] = ()) -> list[str]:
+def find_secrets(text: str, extra: Scrubber | None = None) -> list[str]:
     """The kinds of secret found in ``text`` (e.g. ``"access token"``), in a fixed order, each once.
 
-    ``extra`` are literal values that must not appear either (a live project id, a test token);
-    they are reported as ``"listed secret value"``. Values are never returned.
+    ``extra`` holds the run's values that must not appear either (a live project id, a token), in
+    any spelling its ``scrub`` would replace (plain, JSON-escaped, URL-encoded); they are reported
+    as ``"listed secret value"``. Values are never returned.
     """
     kinds = [kind for kind, pattern in _SECRET_PATTERNS if pattern.search(text)]
-    if any(value and value in text for value in extra):
+    if extra is not None and extra.finds(text):
         kinds.append(LISTED_SECRET)
     return kinds

@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
-import json
 import signal
 import sys
 import threading
@@ -49,16 +47,20 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from vcr.persisters.filesystem import CassetteNotFoundError
 
+from .json_equality import MISSING, Why, same
+from .json_equality import differences as json_differences
+from .loopback import is_loopback, serve
 from .paths import CASSETTES
 from .recording import (
     SAMPLE_HEADER,
     AtomicPersister,
     CassetteError,
     CassetteSerializer,
+    describe_difference,
     parse_body,
     with_placeholders,
 )
-from .sample_server import serve_samples, sse_events, unauthenticated
+from .stand_in import sse_events, unauthenticated
 
 PROG = "vertex-conformance"  # cli.py imports this module, so its constants cannot be imported here
 EXIT_OK, EXIT_UNUSABLE = 0, 2
@@ -171,32 +173,20 @@ def route_path(url: str) -> str:
 def differences(recorded: Any, live: Any) -> list[str]:
     """Every place where two parsed bodies differ (``<JSON path>: <what>``); empty when they match.
 
-    The rule is the replay matcher's (``recording.json_body``): ``true`` is not ``1``, ``1`` is ``1.0``."""
+    The rule is ``json_equality``'s, as in the replay matcher: ``true`` is not ``1``, ``1`` is ``1.0``."""
     return [text for text, _ in _diff(recorded, live, "$")]
 
 
 def _diff(recorded: Any, live: Any, path: str) -> Iterator[tuple[str, int]]:
-    """The differences, each weighed by the number of JSON leaves it involves (to rank near misses)."""
-    if isinstance(recorded, dict) and isinstance(live, dict):
-        for key in [*recorded, *(k for k in live if k not in recorded)]:
-            where = f"{path}.{key}"
-            if key not in live:
-                yield f"{where}: only in the recording", _leaves(recorded[key])
-            elif key not in recorded:
-                yield f"{where}: only in this request", _leaves(live[key])
-            else:
-                yield from _diff(recorded[key], live[key], where)
-    elif isinstance(recorded, list) and isinstance(live, list):
-        if len(recorded) != len(live):
-            extra = recorded[len(live) :] or live[len(recorded) :]
-            yield f"{path}: {len(recorded)} items recorded, {len(live)} in this request", _leaves(extra)
-        for index, (old, new) in enumerate(zip(recorded, live, strict=False)):
-            yield from _diff(old, new, f"{path}[{index}]")
-    elif isinstance(recorded, bool) != isinstance(live, bool) or recorded != live:
-        yield (
-            f"{path}: recorded {_short(recorded)}, this request {_short(live)}",
-            max(_leaves(recorded), _leaves(live)),
-        )
+    """The differences (``json_equality``'s rule, in ``recording.describe_difference``'s words),
+    each weighed by the number of JSON leaves it involves (to rank near misses)."""
+    for difference in json_differences(recorded, live, path):
+        if difference.why is Why.LENGTH:
+            first, second = difference.first, difference.second
+            weight = _leaves(first[len(second) :] or second[len(first) :])
+        else:  # a side that lacks the key weighs nothing
+            weight = max(_leaves(v) for v in (difference.first, difference.second) if v is not MISSING)
+        yield describe_difference(difference), weight
 
 
 def _leaves(value: Any) -> int:
@@ -207,19 +197,10 @@ def _leaves(value: Any) -> int:
     return 1
 
 
-def _short(value: Any) -> str:
-    text = repr(value) if isinstance(value, bytes) else json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:60] + "…"
-
-
-def _same(recorded: Any, live: Any) -> bool:
-    return next(_diff(recorded, live, "$"), None) is None
-
-
 def find_recording(recordings: Sequence[Recording], method: str, path: str, body: Any) -> Recording | None:
     """The first recording of ``method`` ``path`` (placeholders applied) whose body equals ``body``."""
     return next(
-        (r for r in recordings if r.method == method and r.path == path and _same(r.body, body)), None
+        (r for r in recordings if r.method == method and r.path == path and same(r.body, body)), None
     )
 
 
@@ -258,7 +239,7 @@ def explain_miss(
         message += f", whose body differs at {shown}"
         metadata["body_difference"] = shown
     message += "."
-    elsewhere = next((r for r in recordings if r.route != request and _same(r.body, body)), None)
+    elsewhere = next((r for r in recordings if r.route != request and same(r.body, body)), None)
     if elsewhere is not None:
         message += f" This body is recorded for {elsewhere.route} ({elsewhere.name})."
         metadata["same_body_recorded_for"] = f"{elsewhere.route} ({elsewhere.name})"
@@ -334,16 +315,6 @@ def _not_found(message: str, metadata: dict[str, str]) -> JSONResponse:
 # --- the command ---------------------------------------------------------------------------------
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names a loopback interface (``localhost`` or a loopback IP literal)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def _port(text: str) -> int:
     if not text.isdigit() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
@@ -403,7 +374,7 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(recordings, event_delay=args.event_delay, report_miss=_log_miss)
     with _stop_on_signals() as stopped, ExitStack() as server:
         try:
-            url = server.enter_context(serve_samples(app, host=args.host.strip("[]"), port=args.port))
+            url = server.enter_context(serve(app, host=args.host, port=args.port))
         except (OSError, RuntimeError) as exc:
             _error(f"cannot listen on {args.host} port {args.port}: {exc}")
             return EXIT_UNUSABLE

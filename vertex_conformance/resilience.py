@@ -45,6 +45,7 @@ import httpx2
 import openai
 
 from .redaction import find_secrets
+from .scrub import Scrubber
 
 INFRA = "infra"
 EVIDENCE_CHARS = 500
@@ -408,27 +409,6 @@ def iter_text(
         raise interrupted(StreamDropped, f"the connection closed mid-stream ({_short_error(exc)})") from exc
 
 
-def read_text(
-    response: Any, timeouts: Timeouts | None = None, *, clock: Callable[[], float] = time.monotonic
-) -> str:
-    """The whole body of ``response`` as text, within the bounds of ``iter_text``."""
-    return "".join(iter_text(response, timeouts, clock=clock))
-
-
-def iter_lines(
-    response: Any, timeouts: Timeouts | None = None, *, clock: Callable[[], float] = time.monotonic
-) -> Iterator[str]:
-    """Yield the lines of ``response`` (without their ``\\n``/``\\r\\n``) within the same bounds."""
-    pending = ""
-    for part in iter_text(response, timeouts, clock=clock):
-        pending += part
-        *lines, pending = pending.split("\n")
-        for line in lines:
-            yield line.removesuffix("\r")
-    if pending:
-        yield pending.removesuffix("\r")
-
-
 # --- the verdict ---------------------------------------------------------------------------------
 
 _INFRA_ERRORS: tuple[type[BaseException], ...] = (
@@ -498,18 +478,18 @@ def _body(subject: Any) -> str | None:
     return None
 
 
-def evidence(subject: Any, secrets: Iterable[str] = ()) -> str:
+def evidence(subject: Any, secrets: Scrubber | Iterable[str] = ()) -> str:
     """A short account of ``subject`` for the report: the status and up to 500 characters of the
-    body, or the exception (with its partial stream size). Listed ``secrets`` (the project id)
-    become ``{PROJECT}``; an excerpt that still holds a credential is withheld."""
+    body, or the exception (with its partial stream size). The run's ``secrets`` (a Scrubber, or
+    project ids) become their placeholders; an excerpt that still holds a credential is withheld."""
+    scrubber = Scrubber.of(secrets)
     if isinstance(subject, StreamInterrupted):
         text = f"{type(subject).__name__}: {subject} ({len(subject.partial_text)} characters received)"
     elif isinstance(subject, BaseException) and _status(subject) is None:
         text = " <- ".join(_short_error(e) for e in _chain(subject))
-    else:
-        status, body = _status(subject), _body(subject)
+    else:  # the body is scrubbed before it is cut: the cut could leave half a value unrecognised
+        status, body = _status(subject), scrubber.scrub(_body(subject) or "")
         text = f"HTTP {status}" + (f": {' '.join(body.split())[:EVIDENCE_CHARS]}" if body else "")
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "{PROJECT}")
+    text = scrubber.scrub(text)
     kinds = find_secrets(text)
     return f"(evidence withheld: it held {' and '.join(kinds)})" if kinds else text

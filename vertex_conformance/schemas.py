@@ -17,8 +17,9 @@ import jsonschema_rs
 
 from .findings import json_path
 from .paths import SCHEMAS
+from .vocabulary import Profile
 
-PROFILES = ("vertex", "openai")
+PROFILES = tuple(Profile)
 KINDS = ("response", "chunk", "error", "request")
 
 

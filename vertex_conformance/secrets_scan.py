@@ -1,9 +1,10 @@
 """Scan files for credentials before they are committed or published (``make test`` runs it over
 ``fixtures/`` and ``reports/``).
 
-It uses the recorder's own definition of a secret (``redaction.find_secrets``), line by line, so
-a hit names the file, the line and the kind of secret, and never the value: the scanner's output
-is safe to paste into an issue.
+It uses the recorder's own definition of a secret (``redaction.find_secrets``, and for the live
+project id the recorder's ``scrub.Scrubber``, so a JSON-escaped or URL-encoded id is found too),
+line by line, so a hit names the file, the line and the kind of secret, and never the value: the
+scanner's output is safe to paste into an issue.
 
     python -m vertex_conformance.secrets_scan [--project-id ID] PATH...
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .redaction import find_secrets
+from .scrub import Kind, Scrubber
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 MIN_LISTED_LENGTH = 6  # Google project ids are 6 to 30 characters; anything shorter matches prose
@@ -49,8 +51,8 @@ def _files(paths: Iterable[Path]) -> Iterator[Path]:
 def scan(paths: Iterable[Path], extra_secrets: Iterable[str] = ()) -> list[Hit]:
     """Every secret in the files under ``paths`` (directories are walked, hidden files included),
     in file and line order. ``extra_secrets`` are literal values that must not appear either (the
-    live project id). Files are read as UTF-8 with undecodable bytes replaced, so a token inside a
-    binary file is still found."""
+    live project id), found as whole values in any spelling (``scrub``). Files are read as UTF-8
+    with undecodable bytes replaced, so a token inside a binary file is still found."""
     extra = [value for value in extra_secrets if value]
     short = [value for value in extra if len(value) < MIN_LISTED_LENGTH]
     if short:
@@ -58,11 +60,12 @@ def scan(paths: Iterable[Path], extra_secrets: Iterable[str] = ()) -> list[Hit]:
             f"a listed secret must have at least {MIN_LISTED_LENGTH} characters "
             f"(one has {len(short[0])}): a shorter one would match ordinary text"
         )
+    listed = Scrubber((Kind.PROJECT_ID, value) for value in extra)
     hits = []
     for file in _files(Path(p) for p in paths):
         text = file.read_bytes().decode("utf-8", "replace")
         for number, line in enumerate(text.split("\n"), start=1):
-            hits.extend(Hit(file, number, kind) for kind in find_secrets(line, extra))
+            hits.extend(Hit(file, number, kind) for kind in find_secrets(line, listed))
     return hits
 
 

@@ -11,9 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import httpx
-from httpx_sse import EventSource
-
 # A non-empty line that is neither a comment nor one of the fields data, event, id, retry, found
 # by the newline that starts it: a pattern that begins with a literal lets the regex engine jump
 # from newline to newline instead of trying every character of a long stream.
@@ -46,6 +43,11 @@ class SSEStream:
 
 def parse_sse(text: str) -> SSEStream:
     """Frame ``text`` (the body of a ``text/event-stream`` response) into events."""
+    if not text:  # a non-streamed exchange asks too; it need not load the HTTP stack to hear "none"
+        return SSEStream(events=[], stray_lines=[], unterminated=False)
+    import httpx  # here, not at the top: `vertex-conformance check` of a JSON body never needs it
+    from httpx_sse import EventSource
+
     response = httpx.Response(200, headers={"content-type": "text/event-stream"}, text=text)
     events = [Event(i, sse.data, sse.event) for i, sse in enumerate(EventSource(response).iter_sse())]
     lines = "\n" + text.replace("\r\n", "\n").replace("\r", "\n")  # each line after a newline

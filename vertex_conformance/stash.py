@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -9,11 +10,26 @@ import pytest
 from .budget import TokenBudget
 from .config import RunConfig
 from .expectations import Expectation
-from .resilience import RetryPolicy, Timeouts
+from .results import TestRecord
+from .scrub import Scrubber
 
 CONFIG = pytest.StashKey[RunConfig]()
 EXPECTATIONS = pytest.StashKey[list[Expectation]]()
 BUDGET = pytest.StashKey[TokenBudget]()
-PATIENCE = pytest.StashKey[tuple[Timeouts, RetryPolicy]]()
-RESULT = pytest.StashKey[dict[str, Any]]()  # on each test item: the record the report gets
+SCRUBBER = pytest.StashKey[Scrubber]()  # the run's one scrubber: every artefact passes through it
 RECORD_KEY = "vertex_conformance"  # the user_properties entry that carries a record to the controller
+
+
+@dataclass
+class Draft:
+    """A test's record in the making: the facts gathered while building and sending, and the record
+    once an outcome is known. A test that crashes before that still leaves its facts for the report."""
+
+    facts: dict[str, Any]
+    record: TestRecord | None = field(default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.record.to_dict() if self.record is not None else dict(self.facts)
+
+
+RESULT = pytest.StashKey[Draft]()  # on each test item: what the report gets

@@ -1,8 +1,8 @@
 """Target URLs, built exactly as SPEC.md "Endpoints" documents them.
 
-The functions return base URLs (what the ``openai`` SDK takes as ``base_url``; it appends
-``/chat/completions`` itself) and ``chat_url`` adds that suffix for the raw HTTP lane, so both
-lanes hit the same URL. A form that pins a location or API version (the global-endpoint form,
+The functions return base URLs, what the ``openai`` SDK takes as ``base_url``; it appends
+``/chat/completions`` itself, and the raw HTTP lane appends it the same way (``lanes.Call.url``),
+so all lanes hit the same URL. A form that pins a location or API version (the global-endpoint form,
 the v1beta1 form) passes it as an override instead of building its own URL.
 """
 
@@ -24,11 +24,6 @@ def endpoint_base_url(cfg: RunConfig, *, location: str | None = None, api_versio
     if not cfg.endpoint_id:
         raise ValueError("endpoint_base_url needs cfg.endpoint_id (RunConfig.from_sources checks this)")
     return _endpoints_root(cfg, location, api_version) + f"/{cfg.endpoint_id}"
-
-
-def chat_url(base: str) -> str:
-    """The Chat Completions URL under a base URL, as the SDK forms it."""
-    return base.rstrip("/") + "/chat/completions"
 
 
 def wire_model(cfg: RunConfig, *, image: bool = False) -> str:

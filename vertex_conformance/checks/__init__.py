@@ -17,6 +17,7 @@ from ..assembly import Assembled, as_list, assemble
 from ..exchange import Exchange
 from ..findings import Finding
 from ..requirements import Requirement, Source, requirement
+from ..vocabulary import Profile
 
 Violation = tuple[str, str]  # (json path, message)
 
@@ -26,7 +27,7 @@ class Context:
     """What a check sees: the exchange, the profile it is held to, and derived views computed once."""
 
     exchange: Exchange
-    profile: str = "vertex"
+    profile: Profile = Profile.VERTEX
     observations: dict[str, Any] = field(default_factory=dict)  # facts for the report, not verdicts
 
     @property
@@ -98,7 +99,9 @@ def check(
     return register
 
 
-def evaluate(exchange: Exchange, profile: str = "vertex") -> tuple[dict[str, list[Finding]], dict[str, Any]]:
+def evaluate(
+    exchange: Exchange, profile: Profile = Profile.VERTEX
+) -> tuple[dict[str, list[Finding]], dict[str, Any]]:
     """Run every applicable check. Returns findings by requirement id and the observations made."""
     ctx = Context(exchange, profile)
     results: dict[str, list[Finding]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..vocabulary import Profile
 from . import Context
 
 
@@ -47,8 +48,8 @@ def answered(ctx: Context) -> bool:
 
 
 def vertex(ctx: Context) -> bool:
-    return ctx.profile == "vertex"
+    return ctx.profile == Profile.VERTEX
 
 
 def openai(ctx: Context) -> bool:
-    return ctx.profile == "openai"
+    return ctx.profile == Profile.OPENAI

@@ -3,15 +3,15 @@
 This compares two exchanges, so it is a comparison the suite calls, not a per-exchange check. The
 documented SDK form of extra_body (``extra_body={"extra_body": {...}}``) only works because the SDK
 merges ``extra_body`` into the top level of the body; a release that changed that would send
-something else, and this is where it shows."""
+something else, and this is where it shows. Bodies are compared by ``json_equality``'s rule."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..exchange import Exchange
-from ..findings import Finding, json_path
+from ..findings import Finding
+from ..json_equality import Difference, Why, differences
 from ..requirements import Source, requirement
+from ..vocabulary import SDK_LANES
 
 SAME_WIRE_BODY = requirement(
     "lanes.same-wire-body",
@@ -21,33 +21,26 @@ SAME_WIRE_BODY = requirement(
 )
 
 
-def _differences(raw: Any, sdk: Any, path: str) -> list[tuple[str, str]]:
-    if isinstance(raw, dict) and isinstance(sdk, dict):
-        out = []
-        for key in sorted(set(raw) | set(sdk)):
-            if key not in sdk:
-                out.append((json_path(path, key), f"raw lane sent {raw[key]!r:.80}; the SDK sent nothing"))
-            elif key not in raw:
-                out.append((json_path(path, key), f"the SDK added {sdk[key]!r:.80}"))
-            else:
-                out.extend(_differences(raw[key], sdk[key], json_path(path, key)))
-        return out
-    if isinstance(raw, list) and isinstance(sdk, list) and len(raw) == len(sdk):
-        pairs = enumerate(zip(raw, sdk, strict=True))
-        return [d for i, (a, b) in pairs for d in _differences(a, b, f"{path}[{i}]")]
-    if raw != sdk or type(raw) is not type(sdk):
-        return [(path, f"raw lane sent {raw!r:.80}, the SDK sent {sdk!r:.80}")]
-    return []
+def _message(difference: Difference) -> str:
+    """A difference in the words of this check: the raw lane is the first side, the SDK the second."""
+    raw, sdk = difference.first, difference.second
+    if difference.why is Why.ONLY_FIRST:
+        return f"raw lane sent {raw!r:.80}; the SDK sent nothing"
+    if difference.why is Why.ONLY_SECOND:
+        return f"the SDK added {sdk!r:.80}"
+    if difference.why is Why.LENGTH:
+        return f"raw lane sent {len(raw)} items, the SDK sent {len(sdk)}"
+    return f"raw lane sent {raw!r:.80}, the SDK sent {sdk!r:.80}"
 
 
 def compare_wire_bodies(raw: Exchange, sdk: Exchange) -> dict[str, list[Finding]]:
     """``{"lanes.same-wire-body": findings}`` for two exchanges of one form (raw lane first)."""
-    if raw.lane != "httpx" or sdk.lane not in ("sdk", "sdk-async"):
+    if raw.lane in SDK_LANES or sdk.lane not in SDK_LANES:
         raise ValueError("compare_wire_bodies takes the raw-lane exchange first, then the SDK lane's")
     raw_body = raw.request.body if raw.request else None
     sdk_body = sdk.request.body if sdk.request else None
     findings = [
-        Finding(SAME_WIRE_BODY.id, path, message)
-        for path, message in _differences(raw_body, sdk_body, "$.request.body")
+        Finding(SAME_WIRE_BODY.id, difference.path, _message(difference))
+        for difference in differences(raw_body, sdk_body, "$.request.body")
     ]
     return {SAME_WIRE_BODY.id: findings}

@@ -13,17 +13,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
-
-from openai.lib.streaming.chat import ChatCompletionStreamState
-from openai.types.chat import ChatCompletionChunk
+from typing import TYPE_CHECKING, Any
 
 from ..exchange import parse_json
 from ..findings import json_path
-from ..lanes import SDK_LANES
+from ..json_equality import same
 from ..requirements import Source
+from ..vocabulary import SDK_LANES
 from . import Context, Violation, check
 from ._predicates import answered, streamed_ok
+
+if TYPE_CHECKING:  # the SDK is imported where a stream is accumulated: `check` and `--help` start fast
+    from openai.lib.streaming.chat import ChatCompletionStreamState
 
 SDK_WHERE = "openai Python SDK: {} (the SDK release gate, DESIGN.md 'Who runs it')"
 
@@ -57,11 +58,6 @@ def sdk_parses(ctx: Context) -> Iterator[Violation]:
         yield "$.sdk_view", "the SDK's typed objects hold nothing for this answer"
 
 
-def _same_scalar(wire: Any, view: Any) -> bool:
-    """JSON equality: 1 and 1.0 are one number, but true is not 1."""
-    return wire == view and isinstance(wire, bool) == isinstance(view, bool)
-
-
 def _lost(wire: Any, view: Any, path: str) -> Iterator[Violation]:
     """Every key path of ``wire`` that ``view`` lacks or holds with another value."""
     if isinstance(wire, dict):
@@ -79,7 +75,7 @@ def _lost(wire: Any, view: Any, path: str) -> Iterator[Violation]:
             return
         for position, (item, held) in enumerate(zip(wire, view, strict=True)):
             yield from _lost(item, held, f"{path}[{position}]")
-    elif not _same_scalar(wire, view):
+    elif not same(wire, view):  # json_equality: 1 is 1.0, true is not 1
         yield path, f"changed: the wire held {_short(wire)}, the SDK holds {_short(view)}"
 
 
@@ -137,6 +133,9 @@ def _snapshot(state: ChatCompletionStreamState) -> Any:
 def sdk_accumulation(chunks: list[tuple[int, Any]]) -> SdkAccumulation:
     """What ``ChatCompletionStreamState`` (the accumulator behind ``chat.completions.stream``) makes of
     the chunks, each built as the SDK builds a streamed chunk (``construct``, no validation)."""
+    from openai.lib.streaming.chat import ChatCompletionStreamState
+    from openai.types.chat import ChatCompletionChunk
+
     state: ChatCompletionStreamState = ChatCompletionStreamState()
     for event, chunk in chunks:
         try:

@@ -15,6 +15,7 @@ import jsonschema_rs
 
 from ..exchange import parse_json
 from ..findings import json_path
+from ..json_equality import same
 from ..requirements import Source
 from . import Context, Violation, check
 from ._predicates import answered
@@ -126,7 +127,7 @@ def sdk_parsed(ctx: Context) -> Iterator[Violation]:
         value = _parse((wire.get(index) or {}).get("content"))
         if value is _NOT_JSON:
             continue  # structured.json reports it
-        if message["parsed"] != value:
+        if not same(message["parsed"], value):  # json_equality: true is not 1
             yield (
                 f"$.sdk_view.choices[{position}].message.parsed",
                 f"the SDK parsed {json.dumps(message['parsed'])[:120]} but the content is "

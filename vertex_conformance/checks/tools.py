@@ -23,6 +23,7 @@ from ..assembly import ToolCall
 from ..exchange import Exchange, parse_json
 from ..extensions import google
 from ..findings import Finding, json_path
+from ..json_equality import same
 from ..requirements import Source, requirement
 from . import Context, Violation, check
 from ._predicates import answered, streamed_ok
@@ -337,7 +338,7 @@ def compare_tool_calls(streamed: Exchange, plain: Exchange) -> list[Finding]:
                 ("name", _function(ours.body).get("name"), _function(theirs.body).get("name")),
                 ("arguments", _comparable(ours), _comparable(theirs)),
             ):
-                if left != right:
+                if not same(left, right):  # json_equality: true is not 1
                     findings.append(
                         Finding(
                             rid, f"{ours.path}.function.{what}", f"streamed {left!r}, non-streamed {right!r}"

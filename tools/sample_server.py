@@ -1,35 +1,33 @@
 """A local stand-in for Vertex that answers with the documented sample responses.
 
-It exists so cassettes can be built from the documentation alone (``build_cassettes``) and so the
-harness's own tests exercise real HTTP on 127.0.0.1. Which sample answers a request is decided by
-``RULES``, a table of (predicate on the JSON body, sample file) read top to bottom: a new form adds
+It exists so cassettes can be built from the documentation alone (``tools/build_cassettes.py``) and
+so the harness's own tests exercise real HTTP on 127.0.0.1. Which sample answers a request is decided
+by ``RULES``, a table of (predicate on the JSON body, sample file) read top to bottom: a new form adds
 a row, not a branch. Every answer names its sample in the ``x-conformance-sample`` header, which
 the recorder turns into the cassette's provenance (``source: documented-sample``).
 
 Like Vertex, it wants ``Authorization: Bearer <token>`` (any token) and answers errors in Google's
-shape, ``{"error": {"code", "message", "status"}}``.
+shape, ``{"error": {"code", "message", "status"}}`` (both from ``vertex_conformance.stand_in``).
 """
 
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from .extensions import google
-from .paths import SAMPLES
-from .recording import SAMPLE_HEADER
+from vertex_conformance import loopback
+from vertex_conformance.extensions import google
+from vertex_conformance.paths import SAMPLES
+from vertex_conformance.recording import SAMPLE_HEADER
+from vertex_conformance.stand_in import google_error, sse_events, unauthenticated
 
 API_VERSIONS = ("v1", "v1beta1")
 CHAT_PATH = "/{version}/{resource:path}/chat/completions"  # .../projects/{p}/locations/{l}/endpoints/{e}
@@ -134,25 +132,10 @@ RULES: list[tuple[Callable[[dict[str, Any]], bool], str]] = [
     (_anything, "plain_chat.json"),
 ]
 
-_STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND", 405: "UNIMPLEMENTED"}
-
 
 def choose_sample(body: dict[str, Any]) -> str:
     """The sample file that answers ``body``: the first matching row of ``RULES``."""
     return next(sample for predicate, sample in RULES if predicate(body))
-
-
-def google_error(code: int, message: str) -> JSONResponse:
-    """An error in Google's JSON shape."""
-    status = _STATUS_NAMES.get(code, "UNKNOWN")
-    return JSONResponse({"error": {"code": code, "message": message, "status": status}}, status_code=code)
-
-
-def sse_events(data: bytes) -> list[bytes]:
-    """``data`` cut after each blank line: one SSE event per item; joined they give ``data`` back."""
-    parts = data.split(b"\n\n")
-    events = [part + b"\n\n" for part in parts[:-1]]
-    return [*events, parts[-1]] if parts[-1] else events
 
 
 def echo_model(data: bytes, model: Any) -> bytes:
@@ -212,18 +195,6 @@ async def _one_event_at_a_time(events: list[bytes]) -> AsyncIterator[bytes]:
         yield event
 
 
-def unauthenticated(request: Request) -> Response | None:
-    """Vertex's 401 for a request without ``Authorization: Bearer <token>`` (any token will do here)."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return None
-    return google_error(
-        401,
-        "Request is missing required authentication credential. Expected OAuth 2 access token, "
-        "login cookie or other valid authentication credential.",
-    )
-
-
 async def chat_completions(request: Request) -> Response:
     """Answer a Chat Completions call with the documented sample its body asks for."""
     if request.path_params["version"] not in API_VERSIONS:
@@ -268,56 +239,6 @@ def create_app() -> Starlette:
     )
 
 
-@contextmanager
-def serve_samples(
-    app: Any = None,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    start_timeout: float = 10.0,
-    stop_timeout: float = 5.0,
-) -> Iterator[str]:
-    """Run ``app`` (default: the sample server) under uvicorn on ``host``:``port`` in a thread; port 0
-    (the default) takes a free one.
-
-    Yields the base URL (``http://127.0.0.1:<port>``; an IPv6 host in brackets). On exit the server
-    stops accepting, gives open connections ``stop_timeout`` seconds, then is forced down: leaving
-    the block never hangs.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))  # the port is ours before uvicorn starts: no race for a "free" port
-    except OSError:
-        sock.close()
-        raise
-    port = sock.getsockname()[1]
-    netloc = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
-    config = uvicorn.Config(
-        app or create_app(),
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        ws="none",
-        timeout_graceful_shutdown=max(1, int(stop_timeout / 2)),
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name=f"sample-server-{port}", daemon=True
-    )
-    thread.start()
-    try:
-        deadline = time.monotonic() + start_timeout
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the sample server did not start on {netloc}")
-            time.sleep(0.01)
-        yield f"http://{netloc}"
-    finally:
-        server.should_exit = True
-        thread.join(stop_timeout)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(stop_timeout)
-        sock.close()
+def serve_samples() -> AbstractContextManager[str]:
+    """The sample server on a free loopback port; yields its base URL (see ``loopback.serve``)."""
+    return loopback.serve(create_app())

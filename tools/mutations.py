@@ -16,8 +16,8 @@ Two lists keep the score honest:
 - ``ALLOWED_SURVIVORS`` names, with a reason, each mutant the checks are known to miss. A survivor
   not on it fails ``tests/test_mutations.py``.
 
-Run ``python -m vertex_conformance.mutations`` for the score overall, by operator and by form (the
-suite module a cassette belongs to), and the survivors; ``--json`` prints the same as JSON.
+Run ``python -m tools.mutations`` (from the checkout's root) for the score overall, by operator and
+by form (the suite module a cassette belongs to), and the survivors; ``--json`` prints the same as JSON.
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .checks import evaluate, failures
-from .checks.tools import declared_tools
-from .exchange import Exchange, WireRequest
-from .extensions import google
-from .findings import json_path
-from .paths import CASSETTES, FIXTURES
-from .recording import SAMPLE_HEADER, AtomicPersister, CassetteSerializer
+from vertex_conformance.checks import evaluate, failures
+from vertex_conformance.checks.tools import declared_tools
+from vertex_conformance.exchange import Exchange, WireRequest
+from vertex_conformance.extensions import google
+from vertex_conformance.findings import json_path
+from vertex_conformance.paths import CASSETTES, FIXTURES
+from vertex_conformance.recording import SAMPLE_HEADER, AtomicPersister, CassetteSerializer
 
 PROFILE = "vertex"
 SHIPPED = CASSETTES / "vertex"
@@ -1490,7 +1490,7 @@ def as_json(result: Run) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m vertex_conformance.mutations",
+        prog="python -m tools.mutations",
         description="Mutation score of the checks over the shipped cassettes.",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -1,11 +1,11 @@
 """Rebuild the shipped cassettes and shape snapshots from the documented samples.
 
-Runs the conformance suite in record mode against the local sample server (``sample_server``),
+Runs the conformance suite in record mode against the local sample server (``tools/sample_server.py``),
 which answers every documented request with the documented sample response. The recorder marks
 each cassette ``source: documented-sample`` with the sample's file name, so nothing built here can
 pass for a live recording. No traffic leaves 127.0.0.1.
 
-    python -m vertex_conformance.build_cassettes [-k EXPR] [--cassette-dir DIR]
+    python -m tools.build_cassettes [-k EXPR] [--cassette-dir DIR]    # from the checkout's root
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import os
 import subprocess
 import sys
 
-from .paths import ROOT, SUITES
-from .sample_server import serve_samples
+from tools.sample_server import serve_samples
+from vertex_conformance.paths import ROOT, SUITES
 
 SAMPLE_PROJECT = "sample-project"  # not a real project; the recorder replaces it with {PROJECT} anyway
 SAMPLE_TOKEN = "sample-server-token"  # the sample server wants a bearer header; this is not a credential

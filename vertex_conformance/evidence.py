@@ -1,0 +1,33 @@
+"""What crossed the wire, cut short and scrubbed, for a test's record: the report shows it beside
+the findings so a reader can see the answer without replaying the cassette."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import recording
+from .exchange import Exchange
+from .scrub import Scrubber
+
+EXCERPT = 2000  # characters of each request and response body kept in a test's evidence
+
+
+def excerpt(exchange: Exchange, scrubber: Scrubber) -> dict[str, Any]:
+    """The start of the request and the response, scrubbed of the run's secrets (in every spelling)
+    before it is cut, so a cut cannot split a secret into an unrecognisable piece. URLs carry the
+    cassettes' placeholders."""
+
+    def cut(text: str | None) -> dict[str, Any]:
+        text = scrubber.scrub(text or "")
+        return {"body": text[:EXCERPT], "truncated": len(text) > EXCERPT}
+
+    out: dict[str, Any] = {"lane": exchange.lane}
+    if exchange.request is not None:
+        request = exchange.request
+        out["request"] = {
+            "method": request.method,
+            "url": recording.with_placeholders(request.url),
+            **cut(request.body_text),
+        }
+    out["response"] = {"status": exchange.status, **cut(exchange.stream_text or exchange.body_text)}
+    return out
