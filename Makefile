@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 OPENAI_SDK ?=  # the openai SDK version under test, e.g. 2.8.0; empty: keep the one installed
 
-.PHONY: conformance gate openai-sdk test test-fast lint secrets cassettes bench clean
+.PHONY: conformance gate openai-sdk test test-fast lint secrets cassettes requirements bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,6 @@ cassettes: $(STAMP)
 	$(BIN)/python -m tools.build_cassettes $(ARGS)
 
 ## Regenerate docs/requirements.yaml from the code (new ids added, vanished ids kept as retired).
-.PHONY: requirements
 requirements: $(STAMP)
 	$(BIN)/python -m tools.requirements_manifest $(ARGS)
 
