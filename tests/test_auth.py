@@ -14,8 +14,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from token_server import AuthServer, LoopbackOnlyRequest, issued, serve
 
-from vertex_conformance.auth import AdcToken, BearerAuth, StaticToken, check_credentials, token_source
+from vertex_conformance.auth import (
+    AdcToken,
+    BearerAuth,
+    ScrubbedTokens,
+    StaticToken,
+    check_credentials,
+    token_source,
+)
 from vertex_conformance.config import ConfigError, RunConfig
+from vertex_conformance.scrub import Scrubber
 
 GCLOUD_HINT = "run `gcloud auth application-default login`, or set VERTEX_ACCESS_TOKEN"
 
@@ -258,11 +266,40 @@ def test_token_source_follows_the_mode_and_the_static_token():
     live_static = RunConfig.from_sources({"mode": "live", "project": "p-1"}, {"VERTEX_ACCESS_TOKEN": "t"})
     live_adc = RunConfig.from_sources({"mode": "live", "project": "p-1"}, {})
 
-    assert token_source(replay) is None
-    static = token_source(live_static)
-    assert isinstance(static, StaticToken)
+    assert token_source(replay, Scrubber()) is None
+    static = token_source(live_static, Scrubber())
+    assert repr(static) == "ScrubbedTokens(StaticToken(<hidden>))"
     assert static.token() == "t"
-    assert isinstance(token_source(live_adc), AdcToken)
+    assert repr(token_source(live_adc, Scrubber())).startswith("ScrubbedTokens(AdcToken(")
+
+
+class Rotating:
+    """A source that hands out a new token after each invalidate (what ADC does after a refresh)."""
+
+    def __init__(self) -> None:
+        self.issued = 0
+
+    def token(self) -> str:
+        return f"ya29.token-number-{self.issued}-of-this-run"
+
+    def invalidate(self) -> None:
+        self.issued += 1
+
+
+def test_every_token_a_source_hands_out_is_scrubbed_from_then_on_refreshed_ones_too():
+    scrubber = Scrubber()
+    tokens = ScrubbedTokens(Rotating(), scrubber)
+    first = tokens.token()
+    tokens.invalidate()
+    second = tokens.token()
+    echoed = f'{{"error": "bad token {first}", "seen": "{second}"}}'
+    assert scrubber.scrub(echoed) == '{"error": "bad token <redacted>", "seen": "<redacted>"}'
+
+
+def test_a_token_not_yet_handed_out_is_not_known_to_the_scrubber():
+    scrubber = Scrubber()
+    ScrubbedTokens(Rotating(), scrubber)
+    assert scrubber.scrub("ya29.token-number-0-of-this-run") == "ya29.token-number-0-of-this-run"
 
 
 def test_check_credentials_accepts_no_source_and_a_working_one():

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import httpx
 
 from .config import ConfigError, RunConfig
+from .scrub import Kind, Scrubber
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 DEFAULT_MARGIN_S = 300.0
@@ -120,13 +121,33 @@ class AdcToken:
         return expiry - now <= self._margin
 
 
-def token_source(cfg: RunConfig) -> TokenSource | None:
-    """The source a run uses: none for replay (it needs no credentials), else the static token or ADC."""
+class ScrubbedTokens:
+    """A token source whose every token joins the run's scrubber before anyone can send it: a token
+    refreshed mid-run is as secret as the first, and a server that echoes it must not get it into
+    a report or a cassette."""
+
+    def __init__(self, source: TokenSource, scrubber: Scrubber) -> None:
+        self._source, self._scrubber = source, scrubber
+
+    def __repr__(self) -> str:
+        return f"ScrubbedTokens({self._source!r})"
+
+    def token(self) -> str:
+        value = self._source.token()
+        self._scrubber.add(Kind.ACCESS_TOKEN, value)
+        return value
+
+    def invalidate(self) -> None:
+        self._source.invalidate()
+
+
+def token_source(cfg: RunConfig, scrubber: Scrubber) -> TokenSource | None:
+    """The source a run uses: none for replay (it needs no credentials), else the static token or
+    ADC, each token handed out added to ``scrubber``."""
     if not cfg.mode.sends:
         return None
-    if cfg.access_token:
-        return StaticToken(cfg.access_token)
-    return AdcToken()
+    source: TokenSource = StaticToken(cfg.access_token) if cfg.access_token else AdcToken()
+    return ScrubbedTokens(source, scrubber)
 
 
 def check_credentials(source: TokenSource | None) -> None:

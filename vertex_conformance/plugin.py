@@ -133,14 +133,15 @@ def pytest_configure(config: pytest.Config) -> None:
     options = {name: config.getoption(name) for name in OPTIONS}
     try:
         cfg = RunConfig.from_sources(options, os.environ)
-        tokens = auth.token_source(cfg)
+        scrubber = cfg.scrubber()
+        tokens = auth.token_source(cfg, scrubber)
         if tokens is not None:
             auth.check_credentials(tokens)
         config.stash[stash.EXPECTATIONS] = expectations.load(cfg.expectations)
     except ConfigError as exc:
         raise pytest.UsageError(f"vertex-conformance: {exc}") from None
     config.stash[stash.CONFIG] = cfg
-    config.stash[stash.SCRUBBER] = cfg.scrubber()
+    config.stash[stash.SCRUBBER] = scrubber
     config.stash[stash.BUDGET] = TokenBudget(cfg.max_total_tokens)
     if cfg.mode is Mode.REPLAY:
         config.option.record_mode = "none"
