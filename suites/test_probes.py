@@ -1,4 +1,4 @@
-"""The probe tier: behaviour users reported (SPEC.md, "Behaviour reported by users"), none of it
+"""The probe tier: behaviour users reported (docs/spec.md#reported-behaviour), none of it
 documented. Each probe sends the request that takes the reported path and holds the answer to
 OpenAI's contract; what Vertex is known to do instead is listed in expectations/gemini.yaml.
 Requests that are wrong on purpose name the requirement they break in ``by_design``."""

@@ -1,4 +1,4 @@
-"""Target URLs, compared with the exact URLs of SPEC.md "Endpoints" (as the raw lane completes them)."""
+"""Target URLs, compared with the exact URLs of docs/spec.md#endpoints (as the raw lane completes them)."""
 
 from __future__ import annotations
 

@@ -113,7 +113,8 @@ def _anything(body: dict[str, Any]) -> bool:
 
 # First match wins; the last row is the fallback. Samples are listed in fixtures/samples/README.md.
 RULES: list[tuple[Callable[[dict[str, Any]], bool], str]] = [
-    # behaviour users reported (SPEC.md), for the probe tier: fixtures/samples/reported/README.md
+    # behaviour users reported (docs/spec.md#reported-behaviour), for the probe tier:
+    # fixtures/samples/reported/README.md
     (_bare_model, "reported/model_not_found.404.json"),
     (_non_numeric_temperature, "reported/invalid_argument_array.400.json"),
     (_many_candidates, "reported/multiple_candidates.400.json"),

@@ -2,7 +2,7 @@
 
 Every streaming test and every streaming check uses this, so the rules of assembly live in one
 place. Tool calls are grouped by ``id``, not by ``index``: the documented Vertex stream changes a
-call's ``index`` between fragments while its ``id`` stays put (SPEC.md, form 8), and grouping by
+call's ``index`` between fragments while its ``id`` stays put (docs/spec.md, form 8), and grouping by
 ``index`` would splice two calls together. A fragment without an ``id`` continues the call most
 recently seen at its ``index``, which is what a client has to do with OpenAI's own streams.
 """

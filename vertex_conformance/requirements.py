@@ -12,9 +12,9 @@ from enum import StrEnum
 
 
 class Source(StrEnum):
-    """Where a requirement comes from, in the order of authority used by SPEC.md."""
+    """Where a requirement comes from, in the order of authority of docs/spec.md#sources."""
 
-    SEED = "seed"  # the Vertex documentation page (shared/seed), the source of truth
+    SEED = "seed"  # the Vertex documentation page (docs/spec.md#sources), the source of truth
     OPENAI = "openai"  # OpenAI's published Chat Completions contract (the baseline)
     REPORTED = "reported"  # behaviour reported by users; probed, not documented
     HARNESS = "harness"  # the suite's own rules of evidence (snapshots, cassettes)

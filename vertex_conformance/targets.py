@@ -1,4 +1,4 @@
-"""Target URLs, built exactly as SPEC.md "Endpoints" documents them.
+"""Target URLs, built exactly as docs/spec.md#endpoints documents them.
 
 The functions return base URLs, what the ``openai`` SDK takes as ``base_url``; it appends
 ``/chat/completions`` itself, and the raw HTTP lane appends it the same way (``lanes.Call.url``),

@@ -1,4 +1,4 @@
-"""Probes of behaviour users reported (SPEC.md, "Behaviour reported by users"): none is documented,
+"""Probes of behaviour users reported (docs/spec.md#reported-behaviour): none is documented,
 so each is held to OpenAI's contract, the baseline where the seed page is silent. They apply only
 to requests that take the reported path (n > 1, an OpenAI-only field, a bare model id, a follow-up
 without a thought signature); the ``probe`` tier sends those requests on purpose."""
@@ -13,7 +13,7 @@ from ..requirements import Source
 from . import Context, Violation, check
 from ._predicates import answered, is_error_body
 
-REPORTED = "SPEC.md 'Behaviour reported by users'"
+REPORTED = "docs/spec.md#reported-behaviour"
 # OpenAI request fields Vertex is not documented to take; a compatible server ignores what it cannot honour.
 OPENAI_ONLY_FIELDS = ("service_tier", "store", "metadata", "prediction", "safety_identifier")
 

@@ -123,7 +123,7 @@ def tool_call_id(ctx: Context) -> Iterator[Violation]:
     "Assistant tool calls sent back keep their thought_signature: the first call of every assistant "
     "message carries extra_content.google.thought_signature.",
     Source.REPORTED,
-    "SPEC.md 'Behaviour reported by users': thought signatures (400 without them on newer models); "
+    "docs/spec.md#reported-behaviour: thought signatures (400 without them on newer models); "
     "Gemini signs only the first of parallel calls, as the seed's stream sample shows",
     applies=lambda ctx: any(_tool_calls(m) for _, m in _with_role(ctx, "assistant")),
 )

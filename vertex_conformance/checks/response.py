@@ -10,7 +10,7 @@ from ..requirements import Source
 from . import Context, Violation, check
 from ._predicates import answered, plain_ok, streamed_ok
 
-SEED_RESPONSE = "Beispielantwort; SPEC.md 'Response facts from the documented samples'"
+SEED_RESPONSE = "Beispielantwort; docs/spec.md#response-facts"
 
 
 @check(

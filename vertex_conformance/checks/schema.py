@@ -29,7 +29,7 @@ def response_json(ctx: Context) -> Iterator[Violation]:
     "schema.response",
     "A non-streamed response validates against the profile's response schema.",
     Source.SEED,
-    "Beispielantwort (image output, multimodal function responses); SPEC.md 'Response facts'",
+    "Beispielantwort (image output, multimodal function responses); docs/spec.md#response-facts",
     applies=plain_ok,
 )
 def response_schema(ctx: Context) -> Iterator[Violation]:
@@ -52,7 +52,7 @@ def chunk_schema(ctx: Context) -> Iterator[Violation]:
     "schema.error",
     "An error body validates against the profile's error schema.",
     Source.REPORTED,
-    "SPEC.md 'Behaviour reported by users': error bodies",
+    "docs/spec.md#reported-behaviour: error bodies",
     applies=lambda ctx: is_error_body(ctx) and ctx.exchange.body is not None,
 )
 def error_schema(ctx: Context) -> Iterator[Violation]:

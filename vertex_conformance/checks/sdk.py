@@ -26,7 +26,7 @@ from ._predicates import answered, streamed_ok
 if TYPE_CHECKING:  # the SDK is imported where a stream is accumulated: `check` and `--help` start fast
     from openai.lib.streaming.chat import ChatCompletionStreamState
 
-SDK_WHERE = "openai Python SDK: {} (the SDK release gate, DESIGN.md 'Who runs it')"
+SDK_WHERE = "openai Python SDK: {} (the SDK release gate, docs/sdk-gate.md)"
 
 
 def sdk_lane(ctx: Context) -> bool:

@@ -191,7 +191,7 @@ def usage_final(ctx: Context) -> Iterator[Violation]:
     "stream.role-first-only",
     "role appears in a choice's first delta only.",
     Source.OPENAI,
-    "ChatCompletionStreamResponseDelta; SPEC.md notes Vertex repeats it in every delta",
+    "ChatCompletionStreamResponseDelta; docs/spec.md#more-facts: Vertex repeats it in every delta",
     applies=lambda ctx: streamed_ok(ctx) and openai(ctx),
 )
 def role_first_only(ctx: Context) -> Iterator[Violation]:

@@ -1,4 +1,4 @@
-"""Thinking (SPEC.md forms 5 and 7): thought tags in the text, and the reasoning tokens in usage.
+"""Thinking (docs/spec.md forms 5 and 7): thought tags in the text, and the reasoning tokens in usage.
 
 Each check applies only when the request's ``extra_body.google`` asked for what it judges: a
 ``thought_tag_marker`` (the tags), ``thinking_config.include_thoughts`` (the reasoning tokens and
@@ -115,7 +115,8 @@ def thoughts_tagged(ctx: Context) -> Iterator[Violation]:
     "With include_thoughts (and a budget other than 0), usage reports "
     "completion_tokens_details.reasoning_tokens > 0.",
     Source.SEED,
-    f"{SEED_THINKING}; SPEC.md form 7: usage reports completion_tokens_details.reasoning_tokens",
+    f"{SEED_THINKING}; docs/spec.md#form-7-thinking: "
+    "usage reports completion_tokens_details.reasoning_tokens",
     applies=lambda ctx: (
         answered(ctx)
         and _include_thoughts(ctx)

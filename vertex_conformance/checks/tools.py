@@ -1,4 +1,4 @@
-"""Function calling (SPEC.md form 8): the call envelope, the arguments, and how a stream carries them.
+"""Function calling (docs/spec.md form 8): the call envelope, the arguments, and how a stream carries them.
 
 Streams are judged on ``ctx.assembled`` (calls grouped by ``id``), so a server that changes a call's
 ``index`` mid-stream, as the documented sample does, still gets its arguments judged per call; the
@@ -7,7 +7,7 @@ index itself is judged apart, by ``tools.index-stable``.
 Two gates: the envelope and argument checks apply to any answer with tool calls, or to any answer
 to a request that declared ``tools``. The checks that need the declared tools (``known-function``,
 ``args-schema``), and ``index-stable``, apply only when the request is known and declares tools:
-the documented stream breaks ``index-stable`` (SPEC.md form 8 QUIRK, a known deviation kept in
+the documented stream breaks ``index-stable`` (docs/spec.md#known-quirks, a known deviation kept in
 ``expectations/``), and a capture checked without its request stays judged on its envelope alone,
 so ``vertex-conformance check`` of the documented samples remains a clean baseline.
 """
@@ -156,7 +156,7 @@ def first_fragment(ctx: Context) -> Iterator[Violation]:
     "(streamed: on its first fragment).",
     Source.SEED,
     f"{SEED_TOOLS}: of the two parallel calls only the first carries it, as Gemini documents for "
-    "parallel function calls (ai.google.dev/gemini-api/docs/thought-signatures)",
+    "parallel function calls (https://ai.google.dev/gemini-api/docs/thought-signatures)",
     applies=_with_tools,
 )
 def thought_signature(ctx: Context) -> Iterator[Violation]:
@@ -277,7 +277,7 @@ def finish_reason(ctx: Context) -> Iterator[Violation]:
     "tools.index-stable",
     "Every fragment of one streamed tool call carries the same index, and different calls different ones.",
     Source.OPENAI,
-    "ChatCompletionMessageToolCallChunk.index; SPEC.md form 8 QUIRK: the documented stream breaks it",
+    "ChatCompletionMessageToolCallChunk.index; docs/spec.md#known-quirks: the documented stream breaks it",
     applies=lambda ctx: streamed_ok(ctx) and _declares_tools(ctx),
 )
 def index_stable(ctx: Context) -> Iterator[Violation]:

@@ -45,7 +45,7 @@ def rule_held(usage: Any) -> str:
     "usage.present",
     "The answer reports usage (the last chunk, for streams), even without stream_options.",
     Source.SEED,
-    "every Beispielantwort carries usage; SPEC.md 'More facts'",
+    "every Beispielantwort carries usage; docs/spec.md#more-facts",
     applies=answered,
 )
 def usage_present(ctx: Context) -> Iterator[Violation]:
