@@ -4,9 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
-OPENAI_SDK ?=  # the openai SDK version under test, e.g. 2.8.0; empty: keep the one installed
+OPENAI_SDK ?=  # the openai SDK under test: a version (2.8.0), default (the newest supported), empty: keep it
 
-.PHONY: conformance gate openai-sdk test test-fast lint secrets cassettes requirements bench clean
+BASELINE ?=  # the results.json a gate compares with, e.g. baseline/results.json (`make baseline` writes it)
+BASELINE_DIR ?= baseline
+
+.PHONY: conformance baseline gate openai-sdk test test-fast lint secrets cassettes requirements bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,17 +17,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## Install the openai SDK under test (OPENAI_SDK=<version>) into the venv; without it, change nothing.
+## Install the openai SDK under test (OPENAI_SDK=<version>, or OPENAI_SDK=default for the newest
+## supported) into the venv; without it, change nothing. A version outside pyproject's range is refused
+## before pip runs (tools/sdk_version.py): the venv keeps working.
 openai-sdk: $(STAMP)
-	$(if $(strip $(OPENAI_SDK)),$(BIN)/python -m pip install --quiet 'openai==$(strip $(OPENAI_SDK))',@:)
+	$(if $(strip $(OPENAI_SDK)),requirement="$$($(BIN)/python -m tools.sdk_version '$(strip $(OPENAI_SDK))')" \
+		&& $(BIN)/python -m pip install --quiet --upgrade "$$requirement",@:)
 
 ## Run the conformance suite (offline by default, from the shipped cassettes) and write reports/.
 conformance: openai-sdk
 	$(BIN)/pytest suites $(ARGS)
 
-## The SDK release gate: the documented forms only (the `gate` tier), offline.
+## The reference a gate compares with: every test, with the SDK installed now, into $(BASELINE_DIR)/.
+baseline: openai-sdk
+	$(BIN)/pytest suites --report-dir $(BASELINE_DIR) $(ARGS)
+
+## The SDK release gate: the documented forms only (the `gate` tier), offline; with BASELINE=…, compared
+## with it (GATE PASSED / GATE FAILED last on the console and first on the page; exit 1 on a regression).
 gate: openai-sdk
-	$(BIN)/pytest suites -m gate $(ARGS)
+	$(BIN)/pytest suites -m gate $(if $(strip $(BASELINE)),--baseline $(strip $(BASELINE))) $(ARGS)
 
 ## Run the harness's own tests (lint and the secret scan of fixtures/ and reports/ first).
 test: $(STAMP) lint secrets

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from result_documents import unreadable_reports
+from result_documents import secrets_in_reports, unreadable_reports
 
 UNMARKED = "this test starts a process: mark it @pytest.mark.slow (make test-fast leaves those out)"
 
@@ -44,3 +44,15 @@ def reports_follow_the_schema(request: pytest.FixtureRequest) -> Iterator[None]:
         pytest.fail(
             "a report this test wrote does not follow the schema: " + "; ".join(problems), pytrace=False
         )
+
+
+@pytest.fixture(autouse=True)
+def reports_hold_no_secret(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The secret scan of ``make test`` covers ``fixtures/`` and ``reports/``; the reports the
+    self-tests' runs write (fault servers, echo servers, live and record runs) go to ``tmp_path``,
+    so every one of them is scanned here with the same rules."""
+    yield
+    tmp_path = (request.node.funcargs or {}).get("tmp_path")
+    hits = secrets_in_reports(Path(tmp_path)) if tmp_path is not None else []
+    if hits:
+        pytest.fail("a report this test's run wrote holds a secret: " + "; ".join(hits), pytrace=False)

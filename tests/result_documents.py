@@ -12,6 +12,7 @@ from typing import Any
 
 from vertex_conformance.config import RunConfig
 from vertex_conformance.results import Results, TestRecord, UnreadableResults, load, validate
+from vertex_conformance.secrets_scan import scan
 
 VERSIONS = {"python": "3.11.7", "openai": "3.57.0", "openai_sdk_http_library": "httpx2", "httpx2": "2.16.2"}
 GENERATED_AT = "2026-11-28T09:00:00+00:00"
@@ -38,3 +39,12 @@ def unreadable_reports(root: Path) -> list[str]:
         except UnreadableResults as exc:
             problems.append(str(exc))
     return problems
+
+
+REPORTS = ("results.json", "comparison.json", "index.html", "junit.xml")
+
+
+def secrets_in_reports(root: Path) -> list[str]:
+    """Where a report under ``root`` holds a secret (the rules of ``make test``'s secret scan)."""
+    written = [path for name in REPORTS for path in root.rglob(name)]
+    return [str(hit) for hit in scan(written)] if written else []

@@ -23,7 +23,7 @@ from vertex_conformance.auth import (
     token_source,
 )
 from vertex_conformance.config import ConfigError, RunConfig
-from vertex_conformance.scrub import Scrubber
+from vertex_conformance.scrub import Kind, Scrubber
 
 GCLOUD_HINT = "run `gcloud auth application-default login`, or set VERTEX_ACCESS_TOKEN"
 
@@ -263,8 +263,8 @@ def test_unreachable_token_endpoint_gives_config_error(isolated_adc, monkeypatch
 
 def test_token_source_follows_the_mode_and_the_static_token():
     replay = RunConfig.from_sources({}, {"VERTEX_ACCESS_TOKEN": "t"})
-    live_static = RunConfig.from_sources({"mode": "live", "project": "p-1"}, {"VERTEX_ACCESS_TOKEN": "t"})
-    live_adc = RunConfig.from_sources({"mode": "live", "project": "p-1"}, {})
+    live_static = RunConfig.from_sources({"mode": "live", "project": "proj-1"}, {"VERTEX_ACCESS_TOKEN": "t"})
+    live_adc = RunConfig.from_sources({"mode": "live", "project": "proj-1"}, {})
 
     assert token_source(replay, Scrubber()) is None
     static = token_source(live_static, Scrubber())
@@ -284,6 +284,9 @@ class Rotating:
 
     def invalidate(self) -> None:
         self.issued += 1
+
+    def account(self) -> None:
+        return None
 
 
 def test_every_token_a_source_hands_out_is_scrubbed_from_then_on_refreshed_ones_too():
@@ -307,3 +310,23 @@ def test_check_credentials_accepts_no_source_and_a_working_one():
     source = StaticToken("t")
     check_credentials(source)
     assert source.token() == "t"
+
+
+@servers(
+    [(400, {"error": "invalid_grant: conformance@test-project.iam.gserviceaccount.com of test-project"})]
+)
+def test_a_failed_refresh_names_neither_the_account_nor_the_project(adc_server):
+    scrubber = Scrubber([(Kind.PROJECT_ID, "test-project")])
+    with pytest.raises(ConfigError) as err:
+        ScrubbedTokens(adc(), scrubber).token()
+    message = str(err.value)
+    assert "invalid_grant" in message and GCLOUD_HINT in message
+    assert "conformance@" not in message and "test-project" not in message
+    assert "{SERVICE_ACCOUNT}" in message
+
+
+@servers([issued("tok-1")])
+def test_the_service_account_joins_the_scrubber_with_the_first_token(adc_server):
+    scrubber = Scrubber()
+    ScrubbedTokens(adc(), scrubber).token()
+    assert scrubber.scrub("by conformance@test-project.iam.gserviceaccount.com") == "by {SERVICE_ACCOUNT}"

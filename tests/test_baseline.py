@@ -6,6 +6,7 @@ copy of the shipped cassettes with one answer broken) show the gate names exactl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ from vertex_conformance import baseline
 from vertex_conformance.baseline import Change, compare
 from vertex_conformance.cli import main
 from vertex_conformance.paths import CASSETTES, ROOT
-from vertex_conformance.results import Results, load, validate
+from vertex_conformance.results import Incomplete, Results, Selection, load, validate
 
 PLAIN = "suites/test_plain.py::test_plain_chat[httpx]"
 STREAM = "suites/test_streaming.py::test_streaming_chat[sdk]"
@@ -363,28 +364,39 @@ def test_one_broken_cassette_is_exactly_one_named_regression(green_and_broken, c
 
 @pytest.mark.slow
 def test_the_baseline_option_compares_at_the_end_and_fails_a_run_that_lost_a_test(tmp_path):
-    """Every test of the run passes, but one that held in the baseline did not run: exit 1."""
+    """Every test of the run passes, but one that held in the baseline is gone: exit 1. A test the
+    run deselected is not compared (the same run with --deselect exits 0)."""
     code, out = finish(run_suite("suites/test_plain.py", "--report-dir", str(tmp_path / "first")))
     assert code == 0, out[-2000:]
     first = tmp_path / "first" / "results.json"
+    document = json.loads(first.read_text(encoding="utf-8"))
+    gone = {**document["tests"][0], "nodeid": "suites/test_plain.py::test_plain_chat[gone]"}
+    document["tests"].append(gone)  # a test the same selection once yielded, and no longer does
+    first.write_text(json.dumps(document), encoding="utf-8")
+    code, out = finish(
+        run_suite("suites/test_plain.py", "--report-dir", str(tmp_path / "second"), "--baseline", str(first))
+    )
+    assert code == 1, out[-2000:]
+    assert "3 passed" in out
+    assert f"  {gone['nodeid']} (test) pass -> missing: not in the current run" in out.splitlines()
+    assert "REGRESSION (regressions: 1)" in out
+    written = json.loads((tmp_path / "second" / "comparison.json").read_text(encoding="utf-8"))
+    assert [(c["nodeid"], c["after"]) for c in written["regressions"]] == [(gone["nodeid"], None)]
+    assert written["exit_code"] == 1
     code, out = finish(
         run_suite(
             "suites/test_plain.py",
             "--deselect",
             PLAIN,
             "--report-dir",
-            str(tmp_path / "second"),
+            str(tmp_path / "third"),
             "--baseline",
             str(first),
         )
     )
-    assert code == 1, out[-2000:]
-    assert "2 passed" in out
-    assert f"  {PLAIN} (test) pass -> missing: not in the current run" in out.splitlines()
-    assert "REGRESSION (regressions: 1)" in out
-    written = json.loads((tmp_path / "second" / "comparison.json").read_text(encoding="utf-8"))
-    assert [(c["nodeid"], c["after"]) for c in written["regressions"]] == [(PLAIN, None)]
-    assert written["exit_code"] == 1
+    written = json.loads((tmp_path / "third" / "comparison.json").read_text(encoding="utf-8"))
+    assert [c["nodeid"] for c in written["not_compared"]] == [PLAIN]
+    assert [c["nodeid"] for c in written["regressions"]] == [gone["nodeid"]]
 
 
 @pytest.mark.slow
@@ -420,3 +432,117 @@ def test_an_unreadable_baseline_stops_the_run_before_any_test_with_one_line(tmp_
         "expected 'vertex-conformance/results' (a results.json)"
     ]
     assert not (tmp_path / "r").exists()
+
+
+# --- like with like: the current run's selection -------------------------------------------------
+
+PROBE = "suites/test_probes.py::test_probe_n_greater_than_one[httpx]"
+
+
+def test_a_baseline_test_the_current_selection_deselected_is_not_compared_not_missing():
+    current = dataclasses.replace(
+        results(record(PLAIN, "pass")), selection=Selection(("suites",), deselected=(PROBE,))
+    )
+    comparison = compare(results(record(PLAIN, "pass"), record(PROBE, "known-deviation")), current)
+    [change] = only(comparison, "not_compared")
+    assert (change.nodeid, change.evidence) == (PROBE, "outside the current run's selection")
+    assert comparison.exit_code == 0
+
+
+def test_a_baseline_test_under_another_path_is_not_compared():
+    current = dataclasses.replace(
+        results(record(PLAIN, "pass")), selection=Selection(("suites/test_plain.py",))
+    )
+    comparison = compare(results(record(PLAIN, "pass"), record(STREAM, "pass")), current)
+    assert [c.nodeid for c in only(comparison, "not_compared")] == [STREAM]
+
+
+def test_a_test_the_same_selection_no_longer_yields_is_still_a_regression():
+    current = dataclasses.replace(results(record(PLAIN, "pass")), selection=Selection(("suites",)))
+    comparison = compare(results(record(PLAIN, "pass"), record(STREAM, "pass")), current)
+    [change] = only(comparison, "regressions")
+    assert (change.nodeid, change.after) == (STREAM, None)
+    assert comparison.exit_code == 1
+
+
+def test_a_test_an_interrupted_run_never_reached_is_not_compared_with_the_reason():
+    current = dataclasses.replace(
+        results(record(PLAIN, "pass")),
+        selection=Selection(("suites",)),
+        incomplete=Incomplete("stopped by SIGTERM", (STREAM,)),
+    )
+    comparison = compare(results(record(PLAIN, "pass"), record(STREAM, "pass")), current)
+    [change] = only(comparison, "not_compared")
+    assert change.evidence == "not run: stopped by SIGTERM"
+
+
+def test_selection_covers_paths_by_whole_segments():
+    selection = Selection(("suites/test_plain.py", "suites/probes"))
+    assert selection.covers(PLAIN)
+    assert not selection.covers("suites/test_plain_more.py::t")
+    assert selection.covers("suites/probes/test_x.py::t")
+    assert not selection.covers("suites/probes2/test_x.py::t")
+
+
+# --- the gate as a release manager meets it -----------------------------------------------------
+
+
+def gate(tmp_path: Path, baseline_file: Path, *args: str) -> tuple[int, str, Path]:
+    """A gate-tier run (``-m gate``, as ``make gate`` runs it) against ``baseline_file``."""
+    reports = tmp_path / "gate"
+    code, out = finish(
+        run_suite(
+            "suites", "-m", "gate", "--baseline", str(baseline_file), "--report-dir", str(reports), *args
+        )
+    )
+    return code, out, reports
+
+
+def last_line(out: str) -> str:
+    return [line for line in out.splitlines() if line.strip()][-1]
+
+
+@pytest.mark.slow
+def test_a_failed_gate_says_so_last_on_the_console_and_first_on_the_page(green_and_broken, tmp_path):
+    green, _ = green_and_broken
+    code, out, reports = gate(tmp_path, green, "--cassette-dir", str(green.parent.parent / "cassettes"))
+    assert code == 1, out[-2000:]
+    assert last_line(out).startswith("vertex-conformance: GATE FAILED: 1 regression; report: ")
+    page = (reports / "index.html").read_text()
+    body = page[page.index("<body>") :]
+    assert body.index("GATE FAILED: 1 regression") < body.index("<header>")
+    assert PLAIN in body[: body.index("<header>")]
+    comparison = json.loads((reports / "comparison.json").read_text())
+    assert comparison["counts"]["regressions"] == 1
+    assert comparison["counts"]["not_compared"] == 15  # the probes: -m gate deselected them
+
+
+@pytest.mark.slow
+def test_a_gate_run_compared_with_a_full_baseline_counts_no_deselected_probe_as_missing(
+    green_and_broken, tmp_path
+):
+    green, _ = green_and_broken
+    code, out, reports = gate(tmp_path, green)
+    assert code == 0, out[-2000:]
+    assert last_line(out).startswith("vertex-conformance: GATE PASSED: no regression; report: ")
+    comparison = json.loads((reports / "comparison.json").read_text())
+    assert comparison["regressions"] == []
+    assert {c["nodeid"].split("::")[0] for c in comparison["not_compared"]} == {"suites/test_probes.py"}
+
+
+@pytest.mark.slow
+def test_the_readme_recipe_make_baseline_then_make_gate_works_as_pasted(tmp_path):
+    """``make baseline`` and ``make gate BASELINE=…`` as the README shows them (into a temporary
+    folder, so the checkout's baseline/ is left alone)."""
+    make = ["make", "--no-print-directory", "-C", str(ROOT)]
+    made = subprocess.run(
+        [*make, "baseline", f"BASELINE_DIR={tmp_path / 'b'}"], capture_output=True, text=True
+    )
+    assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-2000:]
+    gated = subprocess.run(
+        [*make, "gate", f"BASELINE={tmp_path / 'b' / 'results.json'}", f"ARGS=--report-dir {tmp_path / 'g'}"],
+        capture_output=True,
+        text=True,
+    )
+    assert gated.returncode == 0, gated.stdout[-2000:] + gated.stderr[-2000:]
+    assert last_line(gated.stdout).startswith("vertex-conformance: GATE PASSED: no regression")

@@ -12,7 +12,7 @@ import jsonschema_rs
 import pytest
 
 from vertex_conformance.config import ConfigError, RunConfig
-from vertex_conformance.paths import CASSETTES, EXPECTATIONS
+from vertex_conformance.paths import CASSETTES, EXPECTATIONS, REPORTS
 from vertex_conformance.results import SCHEMA
 
 LIVE = {"mode": "live", "project": "my-proj-123"}
@@ -40,7 +40,7 @@ def test_defaults_are_an_offline_replay_run_with_placeholders():
     assert (cfg.location, cfg.api_version, cfg.model) == ("us-central1", "v1", "gemini-2.5-flash")
     assert cfg.image_model == "gemini-3-pro-image-preview"
     assert cfg.base_url is None
-    assert cfg.report_dir == Path("reports")
+    assert cfg.report_dir == REPORTS  # the checkout's reports/, wherever pytest starts
     assert cfg.cassette_dir == CASSETTES / "vertex"
     assert cfg.access_token is None
 
@@ -242,6 +242,7 @@ def test_describe_hides_the_token_and_redacts_a_live_project_and_endpoint_id():
         "mode": "live",
         "target": "endpoint",
         "project": "<redacted>",
+        "project_number": None,
         "location": "us-central1",
         "api_version": "v1",
         "model": "gemini-2.5-flash",
@@ -399,3 +400,22 @@ def test_a_numeric_option_keeps_a_plausible_value(name):
 
 def test_repr_never_shows_the_token():
     assert "ya29.secret-token" not in repr(build({}, {"VERTEX_ACCESS_TOKEN": "ya29.secret-token"}))
+
+
+@pytest.mark.parametrize("project", ["p", "ab-12"])
+def test_a_live_project_id_too_short_to_scrub_safely_is_refused(project):
+    refused = rf"project id '{project}' is too short to scrub from reports safely"
+    with pytest.raises(ConfigError, match=refused):
+        build({**LIVE, "project": project})
+    assert build({**LIVE, "project": "abc-12"}).project == "abc-12"  # six characters: Google's shortest
+
+
+def test_a_project_number_is_validated_recorded_redacted_and_scrubbed():
+    cfg = build({**LIVE, "project_number": "123456789012"})
+    assert cfg.describe()["project_number"] == "<redacted>"
+    assert (
+        cfg.scrubber().scrub("quota of project 123456789012 exceeded")
+        == "quota of project {PROJECT_NUMBER} exceeded"
+    )
+    with pytest.raises(ConfigError, match="project number 'twelve' is not a number"):
+        build({**LIVE, "project_number": "twelve"})

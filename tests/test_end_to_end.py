@@ -19,7 +19,7 @@ from vertex_conformance.vocabulary import SUITE_LANES
 
 pytestmark = pytest.mark.slow  # every test here runs the suite in a pytest subprocess
 
-FORMS = set(matrix.FORMS)  # the documented forms, SPEC.md order
+FORMS = set(matrix.FORMS)  # the documented forms, docs/spec.md order
 PARITY = {"lane-parity"}  # one test sends every lane
 PROBES = {
     "probe-error-body",
@@ -185,7 +185,7 @@ def test_a_cassette_with_an_unplayed_interaction_fails_the_test(recorded, tmp_pa
     [
         (["--mode", "nonsense"], "mode"),
         (["--mode", "live"], "project"),
-        (["--target", "endpoint", "--mode", "live", "--project", "p"], "endpoint"),
+        (["--target", "endpoint", "--mode", "live", "--project", "proj-1"], "endpoint"),
     ],
 )
 def test_a_bad_configuration_stops_before_any_test_with_one_clear_line(tmp_path, args, message):
@@ -273,7 +273,7 @@ def test_a_live_run_without_credentials_stops_before_any_request_saying_what_to_
         "GCE_METADATA_HOST": "127.0.0.1:1",
         "GCE_METADATA_IP": "127.0.0.1:1",
     }
-    result = run_suite("--mode", "live", "--project", "p", "--report-dir", str(tmp_path), env=no_adc)
+    result = run_suite("--mode", "live", "--project", "proj-1", "--report-dir", str(tmp_path), env=no_adc)
     assert result.returncode == 4
     assert "gcloud auth application-default login" in result.stderr
     assert "VERTEX_ACCESS_TOKEN" in result.stderr

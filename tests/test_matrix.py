@@ -3,6 +3,7 @@ real browser (headless Chromium) renders it."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import struct
@@ -16,9 +17,10 @@ import pytest
 from result_documents import results
 
 from vertex_conformance import matrix
+from vertex_conformance.baseline import compare
 from vertex_conformance.cli import main
 from vertex_conformance.paths import ROOT
-from vertex_conformance.results import Results, load
+from vertex_conformance.results import Incomplete, Results, load
 from vertex_conformance.vocabulary import SUITE_LANES, Outcome
 
 PLACEMENT = "suites/test_extra_content.py::test_extra_content_placement[{}]"
@@ -452,3 +454,38 @@ def test_chromium_renders_every_form_and_the_outcomes(run_page, tmp_path):
     assert taken.returncode == 0, taken.stderr[-2000:]
     assert png_size(shot) == (1400, 1800)
     assert shot.stat().st_size > 50_000  # a rendered page, not a blank one
+
+
+# --- the verdict first --------------------------------------------------------------------------
+
+
+def body_text(html: str) -> str:
+    """What a reader sees, from the top of the page (the title and the styles left out)."""
+    return Page(html[html.index("<body>") :]).all_text
+
+
+def test_a_failed_gate_opens_the_page_with_its_regressions_linked_to_their_evidence():
+    was = {**FAILING, "outcome": "pass", "requirements": {"usage.vertex-total": "pass"}, "findings": []}
+    comparison = compare(document(was), document(FAILING))
+    html = matrix.render(document(FAILING), comparison)
+    page = Page(html)
+    assert body_text(html).startswith("GATE FAILED: 1 regression")
+    assert html.index('id="gate"') < html.index("<header>")
+    gate = html[html.index('id="gate"') : html.index("</section>")]
+    assert "usage.vertex-total" in gate and "pass → fail" in gate
+    [link] = Page(gate).links
+    assert link.removeprefix("#") in page.ids
+
+
+def test_a_passed_gate_says_so_and_a_page_without_a_baseline_has_no_verdict():
+    comparison = compare(document(FAILING), document(FAILING))
+    assert body_text(matrix.render(document(FAILING), comparison)).startswith("GATE PASSED")
+    assert "GATE" not in body_text(matrix.render(document(FAILING)))
+
+
+def test_an_incomplete_run_opens_the_page_with_the_tests_it_never_ran():
+    stopped = dataclasses.replace(
+        document(FAILING), incomplete=Incomplete("stopped by SIGTERM", ("suites/test_x.py::t[httpx]",))
+    )
+    text = body_text(matrix.render(stopped))
+    assert text.startswith("RUN INCOMPLETE: 1 test not run stopped by SIGTERM suites/test_x.py::t[httpx]")

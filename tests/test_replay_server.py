@@ -26,6 +26,7 @@ from vertex_conformance.paths import CASSETTES, ROOT
 from vertex_conformance.replay_server import (
     CASSETTE_HEADER,
     DEFAULT_DIRECTORY,
+    DEFAULT_MAX_BODY_BYTES,
     Recording,
     add_command,
     create_app,
@@ -81,7 +82,9 @@ def _events(sse: str) -> list[dict[str, Any]]:
 
 
 def _args(directory: Path, host: str = "127.0.0.1") -> argparse.Namespace:
-    return argparse.Namespace(cassettes=str(directory), host=host, port=0, event_delay=0.0)
+    return argparse.Namespace(
+        cassettes=str(directory), host=host, port=0, event_delay=0.0, max_body_bytes=DEFAULT_MAX_BODY_BYTES
+    )
 
 
 @pytest.fixture(scope="module")
@@ -275,14 +278,17 @@ def test_serve_options_and_their_defaults() -> None:
     parser = argparse.ArgumentParser()
     add_command(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["serve"])
-    assert (args.cassettes, args.host, args.port, args.event_delay, args.run) == (
+    assert (args.cassettes, args.host, args.port, args.event_delay, args.max_body_bytes, args.run) == (
         str(DEFAULT_DIRECTORY),
         "127.0.0.1",
         0,
         0.0,
+        8 * 1024 * 1024,
         run,
     )
-    for bad in (["--port", "70000"], ["--port", "-1"], ["--event-delay", "soon"]):
+    assert parser.parse_args(["serve", "--max-body-bytes", "1024"]).max_body_bytes == 1024
+    bad_sizes = [["--max-body-bytes", size] for size in ("0", "-1", "1e6", "8MiB", "", "\u00b2")]
+    for bad in (["--port", "70000"], ["--port", "-1"], ["--event-delay", "soon"], *bad_sizes):
         with pytest.raises(SystemExit) as exit_info:
             parser.parse_args(["serve", *bad])
         assert exit_info.value.code == 2

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from result_documents import secrets_in_reports
 
 from vertex_conformance.paths import FIXTURES, ROOT
 from vertex_conformance.secrets_scan import EXIT_CLEAN, EXIT_FOUND, EXIT_USAGE, Hit, main, scan
@@ -127,3 +128,14 @@ def test_the_shipped_fixtures_are_clean() -> None:
 
 def test_this_test_file_is_clean() -> None:
     assert scan([Path(__file__)], extra_secrets=[PROJECT]) == []
+
+
+def test_a_report_a_self_test_leaves_with_a_token_in_it_is_found(tmp_path):
+    token = "ya29." + "a0AfH6SMBx3-not-a-real-one"  # split: this file is scanned too
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "junit.xml").write_text(f"<failure>Authorization: Bearer {token}</failure>")
+    (tmp_path / "notes.txt").write_text(f"Bearer {token}")  # not a report: not this rule's
+    hits = secrets_in_reports(tmp_path)
+    assert hits and all(hit.startswith(f"{tmp_path / 'run' / 'junit.xml'}:1:") for hit in hits)
+    (tmp_path / "run" / "junit.xml").write_text("<failure>Authorization: Bearer <redacted></failure>")
+    assert secrets_in_reports(tmp_path) == []

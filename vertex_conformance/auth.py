@@ -34,6 +34,10 @@ class TokenSource(Protocol):
         """Forget the current token, so the next ``token()`` fetches a new one (after a 401)."""
         ...
 
+    def account(self) -> str | None:
+        """The service account the tokens are for, when the source knows one (a secret too)."""
+        ...
+
 
 class StaticToken:
     """A token given by the user (VERTEX_ACCESS_TOKEN): it cannot be refreshed, so a 401 surfaces."""
@@ -49,6 +53,9 @@ class StaticToken:
 
     def invalidate(self) -> None:
         """Nothing to refresh: the same token comes back and the caller sees the 401."""
+
+    def account(self) -> None:
+        """A bare token names no account."""
 
 
 class AdcToken:
@@ -96,6 +103,17 @@ class AdcToken:
         with self._lock:
             self._stale = True
 
+    def account(self) -> str | None:
+        """The service account's e-mail of the loaded credentials (user credentials have none)."""
+        import google.auth.exceptions
+
+        with self._lock:
+            try:
+                email = getattr(self._loaded(), "service_account_email", None)
+            except google.auth.exceptions.GoogleAuthError:
+                return None
+        return email if isinstance(email, str) and "@" in email else None
+
     def _loaded(self) -> Any:
         if self._credentials is None:
             import google.auth
@@ -133,12 +151,21 @@ class ScrubbedTokens:
         return f"ScrubbedTokens({self._source!r})"
 
     def token(self) -> str:
-        value = self._source.token()
+        """A token, known to the scrubber before it is used. A failure's message (it may name the
+        account or the project) is scrubbed too: it ends the run on the console."""
+        try:
+            self._scrubber.add(Kind.SERVICE_ACCOUNT, self._source.account() or "")
+            value = self._source.token()
+        except ConfigError as exc:
+            raise ConfigError(self._scrubber.scrub(str(exc))) from None
         self._scrubber.add(Kind.ACCESS_TOKEN, value)
         return value
 
     def invalidate(self) -> None:
         self._source.invalidate()
+
+    def account(self) -> str | None:
+        return self._source.account()
 
 
 def token_source(cfg: RunConfig, scrubber: Scrubber) -> TokenSource | None:

@@ -35,6 +35,7 @@ CATEGORIES = (
     ("inconclusive", "inconclusive (infra in either run)"),
     ("unsupported", "unsupported changes"),
     ("other", "other changes"),
+    ("not_compared", "not compared (outside the current run's selection, or not run)"),
 )
 _RUN_KEYS = ("mode", "target", "profile", "location", "api_version", "model")
 
@@ -81,6 +82,7 @@ class Comparison:
     inconclusive: list[Change] = field(default_factory=list)
     unsupported: list[Change] = field(default_factory=list)
     other: list[Change] = field(default_factory=list)
+    not_compared: list[Change] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -128,9 +130,23 @@ def compare(baseline: Results, current: Results) -> Comparison:
     before = {t.nodeid: t for t in baseline.tests}
     after = {t.nodeid: t for t in current.tests}
     for nodeid in sorted(before.keys() | after.keys()):
-        for category, change in _test_changes(nodeid, before.get(nodeid), after.get(nodeid)):
+        old, new = before.get(nodeid), after.get(nodeid)
+        if old is not None and new is None and (why := _out_of_scope(current, nodeid)):
+            comparison.not_compared.append(Change(nodeid, None, old.outcome, None, why))
+            continue
+        for category, change in _test_changes(nodeid, old, new):
             getattr(comparison, category).append(change)
     return comparison
+
+
+def _out_of_scope(current: Results, nodeid: str) -> str | None:
+    """Why a baseline test absent from the current run says nothing about it: the run did not ask
+    for it (another path, ``-k``, ``-m``), or stopped before it. ``None``: it should be there."""
+    if current.incomplete is not None and nodeid in current.incomplete.not_run:
+        return f"not run: {current.incomplete.reason}"
+    if current.selection is not None and not current.selection.covers(nodeid):
+        return "outside the current run's selection"
+    return None
 
 
 def _test_changes(nodeid: str, old: TestRecord | None, new: TestRecord | None) -> list[tuple[str, Change]]:

@@ -13,7 +13,9 @@ import pytest
 from . import baseline, lanes, matrix, report, stash
 from . import results as results_file
 from .config import RunConfig
-from .results import Results, TestRecord, UnreadableResults
+from .paths import shown
+from .results import Incomplete, Results, Selection, TestRecord, UnreadableResults
+from .scrub import Scrubber
 from .vocabulary import Outcome
 
 _ERROR_CHARS = 500  # of pytest's last line, for a test that broke outside the judge
@@ -21,12 +23,29 @@ _ERROR_CHARS = 500  # of pytest's last line, for a test that broke outside the j
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    """Ship the test's record with its report, so the controller gets it under xdist too."""
+    """Ship the test's record with its report, so the controller gets it under xdist too; and pass
+    the whole report through the run's scrubber first. Every artefact (results.json, the page, the
+    comparison, junit.xml, the console) is made from these reports, so this is the one place a
+    secret an answer echoed, or an exception quoted, is taken out."""
     rep = yield
+    scrubber = item.config.stash.get(stash.SCRUBBER, None)
+    if scrubber is None:  # not a conformance run
+        return rep
     draft = item.stash.get(stash.RESULT, None)
     if draft is not None and (rep.when == "call" or (rep.when == "setup" and not rep.passed)):
-        rep.user_properties.append((stash.RECORD_KEY, orjson.dumps(draft.to_dict()).decode()))
+        rep.user_properties.append((stash.RECORD_KEY, scrubber.scrub(orjson.dumps(draft.to_dict()).decode())))
+    _scrub_report(rep, scrubber)
     return rep
+
+
+def _scrub_report(rep: pytest.TestReport, scrubber: Scrubber) -> None:
+    """The failure text (a traceback may quote a request, headers and all) and captured output."""
+    if isinstance(rep.longrepr, tuple):  # a skip: (path, line, reason)
+        path, line, reason = rep.longrepr
+        rep.longrepr = (path, line, scrubber.scrub(reason))
+    elif rep.longrepr is not None and scrubber.finds(text := str(rep.longrepr)):
+        rep.longrepr = scrubber.scrub(text)
+    rep.sections = [(title, scrubber.scrub(content)) for title, content in rep.sections]
 
 
 def record_of(report: pytest.TestReport, draft: dict[str, Any]) -> TestRecord:
@@ -49,12 +68,48 @@ def record_of(report: pytest.TestReport, draft: dict[str, Any]) -> TestRecord:
     return TestRecord.from_dict(data)
 
 
+SELECTION_KEY = "vertex_conformance_selection"  # what an xdist worker tells the controller it collected
+
+
 class ResultCollector:
-    """Collects every test's record (in the controller process) and writes results.json at the end."""
+    """Collects every test's record (in the controller process) and writes the reports at the end:
+    results.json, index.html and, with ``--baseline``, comparison.json. It also knows what the run
+    selected, so a run that stopped early says which tests it never ran, and a comparison leaves
+    tests outside the selection alone. Its last word on the console is the verdict."""
 
     def __init__(self, config: pytest.Config, cfg: RunConfig, tokens: Any) -> None:
         self.config, self.cfg, self.tokens = config, cfg, tokens
         self.tests: dict[str, TestRecord] = {}
+        self.collected: list[str] = []
+        self.deselected: set[str] = set()
+        self.stopped: str | None = None  # why the run was stopped from outside (a signal)
+        self.verdict: tuple[str, bool] | None = None  # (the last line, whether it is good news)
+
+    # what the run selected (each xdist worker collects; the controller hears it from them)
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected.update(item.nodeid for item in items)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.collected = [item.nodeid for item in session.items]
+        if hasattr(self.config, "workerinput"):
+            self.config.workeroutput[SELECTION_KEY] = {  # type: ignore[attr-defined]
+                "collected": self.collected,
+                "deselected": sorted(self.deselected),
+            }
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        heard = getattr(node, "workeroutput", {}).get(SELECTION_KEY)
+        if heard:
+            self.collected = self.collected or list(heard["collected"])
+            self.deselected.update(heard["deselected"])
+
+    def stop(self, reason: str) -> None:
+        """Called by the signal handler: the run ends as interrupted, its reports written."""
+        self.stopped = reason
+
+    # every test's record
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "teardown" and not report.failed:
@@ -67,36 +122,71 @@ class ResultCollector:
             draft = current.to_dict() if current else {"nodeid": report.nodeid}
         self.tests[report.nodeid] = record_of(report, draft)
 
+    # the reports
+
+    def _selection(self) -> Selection:
+        start = Path(self.config.invocation_params.dir)  # pytest reads its arguments from there
+        paths = sorted({shown(start / arg.split("::")[0]) for arg in self.config.args})
+        return Selection(tuple(paths), tuple(sorted(self.deselected)))
+
+    def _incomplete(self, session: pytest.Session) -> Incomplete | None:
+        not_run = tuple(nodeid for nodeid in self.collected if nodeid not in self.tests)
+        interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
+        reason = self.stopped or (str(session.shouldstop) if session.shouldstop else None)
+        if reason is None and session.shouldfail:
+            reason = f"stopped early: {session.shouldfail}"
+        if reason is None and interrupted:
+            reason = "interrupted (SIGINT)"
+        if not not_run and not interrupted and reason is None:
+            return None
+        return Incomplete(reason or "ended before every selected test ran", not_run)
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(self.config, "workerinput"):
             return  # an xdist worker: the controller writes the report
+        incomplete = self._incomplete(session)
         results = Results(
             run=self.cfg.describe(),
             versions=report.versions(lanes.http_library()),
             tests=tuple(self.tests.values()),
+            selection=self._selection(),
+            incomplete=incomplete,
         )
         directory, path = Path(self.cfg.report_dir), self.cfg.baseline
-        comparison, lines = None, []
+        comparison, problem = None, None
         if path:  # read before results.json is written: the baseline may be the last run's, in place
             try:
                 comparison = baseline.compare(results_file.load(path), results)
             except UnreadableResults as exc:  # readable at the start, gone or changed since
-                lines = [f"vertex-conformance: --baseline: {exc}"]
+                problem = f"vertex-conformance: --baseline: {exc}"
         report.write(directory / "results.json", results.to_dict())
-        matrix.write(directory / "index.html", results)
-        if not path:
-            return
         if comparison is not None:
             report.write(directory / "comparison.json", comparison.to_dict())
-            lines = [*comparison.lines(), f"comparison: {directory / 'comparison.json'}"]
-        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
-        if terminal is not None:
-            terminal.write("\n")  # the progress line may still be open (-q)
-            terminal.write_sep("-", f"comparison with the baseline {path}")
-            for line in lines:
-                terminal.write_line(line)
-        if (comparison is None or comparison.exit_code) and session.exitstatus == pytest.ExitCode.OK:
+        matrix.write(directory / "index.html", results, comparison)
+        if self.stopped or (incomplete and session.shouldstop):
+            session.exitstatus = pytest.ExitCode.INTERRUPTED  # a signal or the token budget
+        gate_failed = path is not None and (comparison is None or bool(comparison.exit_code))
+        if gate_failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        self.verdict = _verdict(results, comparison, problem, directory)
+        if path:
+            self._print_comparison(path, comparison, problem, directory)
+
+    def _print_comparison(
+        self, path: Path, comparison: baseline.Comparison | None, problem: str | None, directory: Path
+    ) -> None:
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is None:
+            return
+        lines = (
+            [problem]
+            if comparison is None
+            else [*comparison.lines(), f"comparison: {directory / 'comparison.json'}"]
+        )
+        terminal.write("\n")  # the progress line may still be open (-q)
+        terminal.write_sep("-", f"comparison with the baseline {path}")
+        for line in lines:
+            terminal.write_line(str(line))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if hasattr(self.config, "workerinput"):
@@ -109,3 +199,40 @@ class ResultCollector:
             f"vertex-conformance: {line or 'no conformance tests'}; "
             f"report: {Path(self.cfg.report_dir) / 'results.json'}"
         )
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """The verdict, after pytest's own summary line: what a reader of a CI log sees last."""
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
+        if self.verdict is None or terminal is None:
+            return
+        line, good = self.verdict
+        terminal.write_line(line, green=good, red=not good, bold=True)
+
+
+def _verdict(
+    results: Results, comparison: baseline.Comparison | None, problem: str | None, directory: Path
+) -> tuple[str, bool] | None:
+    """The run's last line, when there is more to say than pytest's count: the gate's verdict with a
+    baseline, and a run that did not run every selected test."""
+    where = f"report: {directory / 'index.html'}"
+    parts: list[str] = []
+    good = True
+    if problem is not None:
+        parts.append("GATE FAILED: the baseline could not be read")
+        good = False
+    elif comparison is not None:
+        regressions = len(comparison.regressions)
+        if regressions:
+            parts.append(f"GATE FAILED: {regressions} regression{'s' if regressions != 1 else ''}")
+            good = False
+        else:
+            parts.append("GATE PASSED: no regression")
+    if results.incomplete is not None:
+        count = len(results.incomplete.not_run)
+        parts.append(
+            f"RUN INCOMPLETE: {count} test{'s' if count != 1 else ''} not run ({results.incomplete.reason})"
+        )
+        good = False
+    if not parts:
+        return None
+    return f"vertex-conformance: {'; '.join(parts)}; {where}", good

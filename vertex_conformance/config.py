@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .paths import CASSETTES, EXPECTATIONS, shown
+from .paths import CASSETTES, EXPECTATIONS, REPORTS, shown
 from .scrub import Kind, Scrubber
 from .vocabulary import API_VERSIONS, Mode, Profile, Target, UnknownWord, choose
 
@@ -22,6 +22,9 @@ from .vocabulary import API_VERSIONS, Mode, Profile, Target, UnknownWord, choose
 PLACEHOLDER_PROJECT = "PROJECT"
 PLACEHOLDER_ENDPOINT_ID = "ENDPOINT_ID"
 REDACTED = "<redacted>"
+# Google Cloud's shortest project id. A shorter value is no real project, and scrubbing it from every
+# report would find it where it is no secret (a one-letter id is a whole word in many answers).
+MIN_PROJECT_ID = 6
 
 # Command-line option (pytest dest) -> environment fallback. Mode, target, profile, API version
 # and report dir are deliberately command-line only: they change what a run means.
@@ -31,6 +34,7 @@ ENV_FALLBACKS = {
     "model": "VERTEX_MODEL",
     "image_model": "VERTEX_IMAGE_MODEL",
     "endpoint_id": "VERTEX_ENDPOINT_ID",
+    "project_number": "VERTEX_PROJECT_NUMBER",
     "base_url": "VERTEX_BASE_URL",
 }
 TOKEN_ENV = "VERTEX_ACCESS_TOKEN"
@@ -52,6 +56,7 @@ class RunConfig:
     mode: Mode = Mode.REPLAY
     target: Target = Target.GEMINI
     project: str | None = None
+    project_number: str | None = None  # only to keep it out of reports: errors may name the number
     location: str = "us-central1"
     api_version: str = "v1"
     model: str = "gemini-2.5-flash"  # thinks, calls tools, reads images: every chat form can run on it
@@ -59,7 +64,7 @@ class RunConfig:
     endpoint_id: str | None = None
     base_url: str | None = None
     profile: Profile = Profile.VERTEX
-    report_dir: Path = Path("reports")
+    report_dir: Path = REPORTS  # the checkout's reports/, wherever pytest starts
     cassette_dir: Path = CASSETTES / "vertex"
     expectations: Path | None = None  # the known deviations; validation fills expectations/<target>.yaml
     baseline: Path | None = None  # a results.json to compare the run with
@@ -96,7 +101,11 @@ class RunConfig:
         token. The plugin builds it once per run; tokens refreshed later are added to it."""
         scrubber = Scrubber()
         if self.mode.sends:
-            for kind, value in ((Kind.PROJECT_ID, self.project), (Kind.ENDPOINT_ID, self.endpoint_id)):
+            for kind, value in (
+                (Kind.PROJECT_ID, self.project),
+                (Kind.PROJECT_NUMBER, self.project_number),
+                (Kind.ENDPOINT_ID, self.endpoint_id),
+            ):
                 scrubber.add(kind, value or "")
         scrubber.add(Kind.ACCESS_TOKEN, self.access_token or "")
         return scrubber
@@ -125,6 +134,8 @@ class RunConfig:
             out["project"] = REDACTED
         if self.endpoint_id not in (None, PLACEHOLDER_ENDPOINT_ID):
             out["endpoint_id"] = REDACTED
+        if self.project_number is not None:
+            out["project_number"] = REDACTED
         out["has_static_token"] = self.access_token is not None
         return out
 
@@ -169,12 +180,22 @@ def _validated(cfg: RunConfig) -> RunConfig:
     if not project:
         raise ConfigError(f"{cfg.mode} mode needs a project: pass --project or set VERTEX_PROJECT")
     _segment("project", project, "--project", "VERTEX_PROJECT")
+    if mode.sends and len(project) < MIN_PROJECT_ID:
+        raise ConfigError(
+            f"project id {project!r} is too short to scrub from reports safely: Google Cloud project ids "
+            f"have {MIN_PROJECT_ID} to 30 characters; check --project or VERTEX_PROJECT"
+        )
     if target is Target.ENDPOINT and not endpoint_id:
         raise ConfigError(
             "target endpoint needs an endpoint id: pass --endpoint-id or set VERTEX_ENDPOINT_ID"
         )
     if endpoint_id:
         _segment("endpoint id", endpoint_id, "--endpoint-id", "VERTEX_ENDPOINT_ID")
+    if cfg.project_number is not None and not str(cfg.project_number).isdigit():
+        raise ConfigError(
+            f"project number {cfg.project_number!r} is not a number: "
+            "check --project-number or VERTEX_PROJECT_NUMBER"
+        )
 
     cassette_dir = Path(cfg.cassette_dir)
     if mode is Mode.REPLAY and next(cassette_dir.rglob("*.yaml"), None) is None:
@@ -187,6 +208,7 @@ def _validated(cfg: RunConfig) -> RunConfig:
         mode=mode,
         target=target,
         project=project,
+        project_number=cfg.project_number,
         location=location,
         api_version=cfg.api_version,
         model=model,

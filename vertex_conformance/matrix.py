@@ -1,6 +1,6 @@
 """The matrix page: one self-contained HTML file that shows a run at a glance, with its evidence.
 
-Rows are the documented forms (SPEC.md order), columns the lanes, each streamed and not. Every
+Rows are the documented forms (docs/spec.md order), columns the lanes, each streamed and not. Every
 cell links to the evidence of its tests on the same page. The page carries its own styles and no
 script and references nothing outside itself, so it can be opened from a CI artifact, offline.
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import write_text
+from .baseline import Comparison
 from .results import FindingRecord, Results, TestRecord
 from .vocabulary import FORMS, SEVERITY, SUITE_LANES, Outcome, worst
 
@@ -88,6 +89,9 @@ table.findings th:first-child { width: 16%; } table.findings th:nth-child(2) { w
 table.expectations th:nth-child(2) { width: auto; }
 .facts span { margin-right: 14px; white-space: nowrap; } .facts b { color: #57606a; font-weight: normal; }
 .back { font-size: 12px; float: right; }
+section.verdict { border: 1px solid #d0d7de; border-left-width: 8px; border-radius: 6px; padding: 8px 14px;
+  margin: 0 0 16px; }
+section.verdict h2 { margin: 0 0 6px; font-size: 20px; }
 """
 
 
@@ -367,8 +371,52 @@ def _evidence(record: TestRecord, anchor: str) -> str:
     return "".join(parts)
 
 
-def render(document: Results) -> str:
-    """The page for one run."""
+def _test_link(nodeid: str, anchors: dict[str, str]) -> str:
+    """The test's id, linked to its evidence when the run has it (a missing test has none)."""
+    if nodeid not in anchors:
+        return f"<code>{_e(nodeid)}</code>"
+    return f'<a href="#{_e(anchors[nodeid])}"><code>{_e(nodeid)}</code></a>'
+
+
+def _verdicts(document: Results, comparison: Comparison | None, anchors: dict[str, str]) -> str:
+    """What a release manager must see first: the gate's verdict and its regressions, each linked to
+    its evidence, and whether the run ran every test it selected."""
+    parts = []
+    if comparison is not None:
+        failed = bool(comparison.regressions)
+        count = len(comparison.regressions)
+        title = f"GATE FAILED: {count} regression{'s' if count != 1 else ''}" if failed else "GATE PASSED"
+        rows = "".join(
+            f"<tr><td>{_test_link(c.nodeid, anchors)}</td>"
+            f"<td><code>{_e(c.requirement or '(test)')}</code></td>"
+            f"<td>{_e(c.before or 'missing')} → {_e(c.after or 'missing')}</td><td>{_e(c.evidence)}</td></tr>"
+            for c in comparison.regressions
+        )
+        head = "<tr><th>test</th><th>requirement</th><th>change</th><th>evidence</th></tr>"
+        table = f'<table class="findings">{head}{rows}</table>' if rows else ""
+        counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in comparison.counts().items() if n)
+        baseline = comparison.baseline.get("generated_at")
+        parts.append(
+            f'<section class="verdict {"o-fail" if failed else "o-pass"}" id="gate"><h2>{_e(title)}</h2>'
+            f"<p>Compared with the baseline written {_e(baseline)}: {_e(counts or 'no changes')}.</p>"
+            + "".join(f"<p>{_e(note)}</p>" for note in comparison.notes)
+            + table
+            + "</section>"
+        )
+    if document.incomplete is not None:
+        missing = document.incomplete.not_run
+        parts.append(
+            '<section class="verdict o-error" id="incomplete">'
+            f"<h2>RUN INCOMPLETE: {len(missing)} test{'s' if len(missing) != 1 else ''} not run</h2>"
+            f"<p>{_e(document.incomplete.reason)}</p>"
+            + (f"<ul>{''.join(f'<li><code>{_e(n)}</code></li>' for n in missing)}</ul>" if missing else "")
+            + "</section>"
+        )
+    return "".join(parts)
+
+
+def render(document: Results, comparison: Comparison | None = None) -> str:
+    """The page for one run (with ``comparison``: the gate's verdict first)."""
     tests = list(document.tests)
     anchors = _anchors(tests)
     columns = _columns(tests)
@@ -377,7 +425,7 @@ def render(document: Results) -> str:
     in_order = sorted(tests, key=lambda t: (order[_form_of(t)], t.nodeid))
     other_section = (
         "<h2>Other tests</h2>"
-        "<p>Probes of behaviour users reported (SPEC.md), and tests of no documented form.</p>"
+        "<p>Probes of behaviour users reported (docs/spec.md), and tests of no documented form.</p>"
         + _matrix([(f, f) for f in others], tests, columns, anchors, "other tests")
         if others
         else ""
@@ -387,7 +435,7 @@ def render(document: Results) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Vertex conformance: {_e(document.generated_at)}</title>"
         f"<style>{_style()}</style></head>"
-        f"<body>{_header(document)}"
+        f"<body>{_verdicts(document, comparison, anchors)}{_header(document)}"
         '<h2 id="matrix">Documented forms by lane</h2>'
         + _matrix(list(FORMS.items()), tests, columns, anchors, "documented forms")
         + other_section
@@ -397,6 +445,6 @@ def render(document: Results) -> str:
     )
 
 
-def write(path: Path, document: Results) -> None:
+def write(path: Path, document: Results, comparison: Comparison | None = None) -> None:
     """Write the page for ``document`` to ``path`` atomically."""
-    write_text(path, render(document))
+    write_text(path, render(document, comparison))

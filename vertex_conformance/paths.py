@@ -12,6 +12,7 @@ CASSETTES = FIXTURES / "cassettes"
 SAMPLES = FIXTURES / "samples"
 SUITES = ROOT / "suites"
 EXPECTATIONS = ROOT / "expectations"
+REPORTS = ROOT / "reports"
 
 
 def shown(path: Path) -> str:

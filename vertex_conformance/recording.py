@@ -88,7 +88,7 @@ from .scrub import ENDPOINT, PROJECT, Scrubber
 FORMAT = 1
 SAMPLE_HEADER = "x-conformance-sample"
 DOCUMENTED_SAMPLE, LIVE_RECORDING, LOCAL_SERVER = "documented-sample", "live-recording", "local-server"
-# Answers the sample server builds from SPEC.md's table of behaviour users reported (not the seed page):
+# Answers the sample server builds from docs/spec.md#reported-behaviour (not the seed page):
 REPORTED_SAMPLE = "reported-behaviour-sample"
 REPORTED_PREFIX = "reported/"
 LOCATION = "{LOCATION}"  # not a secret, only a deployment detail: URLs get it, bodies keep theirs

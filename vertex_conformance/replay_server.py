@@ -20,6 +20,13 @@ request with the response recorded for it:
   places where it differs as JSON paths, and a recording of the same body on another path if there
   is one. Misses are also logged on stderr, since an SDK may hide the body of a 404.
 - **Auth.** Like Vertex, every request needs ``Authorization: Bearer <token>`` (any token), else 401.
+- **Bounds.** One client must not stall or exhaust the server that every other client shares. A body
+  longer than ``--max-body-bytes`` (default 8 MiB) gets a 413 as soon as its ``content-length`` or
+  the bytes read so far pass the limit; the rest is never read and the connection is closed. A body
+  nested more than ``MAX_DEPTH`` arrays and objects deep gets a 400 (recorded bodies go 8 deep; deeper
+  ones would exhaust Python's recursion in the parser or the matcher). Parsing and matching run in a
+  worker thread, off the event loop, and cost one pass over the body plus work bounded by the
+  recordings: the near-miss ranking never walks the request once per recording.
 - **Bad cassettes stop the server** (exit 2, one line naming the file) rather than being skipped: a
   skipped recording would come back as 404s that read like an SDK regression.
 - **Loopback only.** ``--host`` must be a loopback address; the recordings are not for a network.
@@ -42,13 +49,14 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from vcr.persisters.filesystem import CassetteNotFoundError
 
-from .json_equality import MISSING, Why, same
 from .json_equality import differences as json_differences
+from .json_equality import same
 from .loopback import is_loopback, serve
 from .paths import CASSETTES
 from .recording import (
@@ -60,7 +68,7 @@ from .recording import (
     parse_body,
     with_placeholders,
 )
-from .stand_in import sse_events, unauthenticated
+from .stand_in import google_error, sse_events, unauthenticated
 
 PROG = "vertex-conformance"  # cli.py imports this module, so its constants cannot be imported here
 EXIT_OK, EXIT_UNUSABLE = 0, 2
@@ -83,6 +91,8 @@ HOP_BY_HOP = frozenset(
 _NOT_REPLAYED = HOP_BY_HOP | {"content-length", "content-encoding", "date", "server", SAMPLE_HEADER}
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _SHOWN_DIFFERENCES = 3
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024  # recorded bodies are a few KiB; inline media stays far below
+MAX_DEPTH = 64  # arrays and objects within each other; the shipped recordings go 8 deep
 
 
 class ReplayError(Exception):
@@ -174,27 +184,74 @@ def differences(recorded: Any, live: Any) -> list[str]:
     """Every place where two parsed bodies differ (``<JSON path>: <what>``); empty when they match.
 
     The rule is ``json_equality``'s, as in the replay matcher: ``true`` is not ``1``, ``1`` is ``1.0``."""
-    return [text for text, _ in _diff(recorded, live, "$")]
+    return [describe_difference(difference) for difference in json_differences(recorded, live)]
 
 
-def _diff(recorded: Any, live: Any, path: str) -> Iterator[tuple[str, int]]:
-    """The differences (``json_equality``'s rule, in ``recording.describe_difference``'s words),
-    each weighed by the number of JSON leaves it involves (to rank near misses)."""
-    for difference in json_differences(recorded, live, path):
-        if difference.why is Why.LENGTH:
-            first, second = difference.first, difference.second
-            weight = _leaves(first[len(second) :] or second[len(first) :])
-        else:  # a side that lacks the key weighs nothing
-            weight = max(_leaves(v) for v in (difference.first, difference.second) if v is not MISSING)
-        yield describe_difference(difference), weight
+def nesting_depth(value: Any) -> int:
+    """How many arrays and objects deep ``value`` goes (a scalar: 0).
+
+    Level by level, without recursion, so that measuring a deep body cannot itself exceed Python's
+    recursion limit, which the recursive matcher would."""
+    depth, level = 0, [value]
+    while containers := [v for v in level if isinstance(v, dict | list)]:
+        depth += 1
+        level = [child for v in containers for child in (v.values() if isinstance(v, dict) else v)]
+    return depth
 
 
-def _leaves(value: Any) -> int:
-    if isinstance(value, dict):
-        return max(1, sum(_leaves(v) for v in value.values()))
-    if isinstance(value, list):
-        return max(1, sum(_leaves(v) for v in value))
-    return 1
+def _leaf_counts(value: Any) -> dict[int, int]:
+    """The JSON leaves under every array and object of ``value`` (an empty one counts as one leaf),
+    keyed by ``id``: counted once, so that ranking never walks a subtree of the request again."""
+    containers = []  # parents before their children
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict | list):
+            containers.append(node)
+            stack.extend(node.values() if isinstance(node, dict) else node)
+    counts: dict[int, int] = {}
+    for node in reversed(containers):
+        children = node.values() if isinstance(node, dict) else node
+        counts[id(node)] = max(1, sum(_weight(child, counts) for child in children))
+    return counts
+
+
+def _weight(value: Any, leaf_counts: dict[int, int]) -> int:
+    return leaf_counts[id(value)] if isinstance(value, dict | list) else 1
+
+
+def _distance(recorded: Any, live: Any, live_leaves: dict[int, int]) -> int:
+    """How far apart two bodies are: the JSON leaves their differences involve (those of the larger
+    side; for arrays of different length, those of the surplus items), summed.
+
+    The walk follows the recording and looks the request's subtrees up in ``live_leaves``, so one
+    recording costs work in proportion to its own size however large the request is: what only the
+    request has weighs the request's node less the parts the recording shares with it."""
+    recorded_leaves = _leaf_counts(recorded)
+    total = 0
+    pairs = [(recorded, live)]
+    while pairs:
+        first, second = pairs.pop()
+        if isinstance(first, dict) and isinstance(second, dict):
+            shared = [key for key in first if key in second]
+            total += sum(_weight(first[key], recorded_leaves) for key in first if key not in second)
+            total += _surplus(second, [second[key] for key in shared], live_leaves)
+            pairs.extend((first[key], second[key]) for key in shared)
+        elif isinstance(first, list) and isinstance(second, list):
+            common = min(len(first), len(second))
+            total += sum(_weight(item, recorded_leaves) for item in first[common:])
+            total += _surplus(second, second[:common], live_leaves)
+            pairs.extend(zip(first, second, strict=False))
+        elif not same(first, second):
+            total += max(_weight(first, recorded_leaves), _weight(second, live_leaves))
+    return total
+
+
+def _surplus(node: dict[str, Any] | list[Any], shared: list[Any], leaf_counts: dict[int, int]) -> int:
+    """The leaves of ``node``'s children other than the ``shared`` ones, without visiting them."""
+    if len(node) == len(shared):
+        return 0
+    return leaf_counts[id(node)] - sum(_weight(child, leaf_counts) for child in shared)
 
 
 def find_recording(recordings: Sequence[Recording], method: str, path: str, body: Any) -> Recording | None:
@@ -228,7 +285,8 @@ def explain_miss(
             f"Nothing is recorded for {request} (project, location and endpoint ids may be anything; "
             f"'global' and 'openapi' must be literal). The closest recorded request is {best}:"
         )
-    closest = min(candidates, key=lambda r: sum(weight for _, weight in _diff(r.body, body, "$")))
+    live_leaves = _leaf_counts(body)
+    closest = min(candidates, key=lambda r: _distance(r.body, body, live_leaves))
     message += f" {closest.name}"
     metadata.update(closest_request=closest.route, closest_cassette=closest.name)
     diffs = differences(closest.body, body)
@@ -254,15 +312,22 @@ def create_app(
     *,
     event_delay: float = 0.0,
     report_miss: Callable[[str], None] | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> Starlette:
-    """The replay server's ASGI app. ``report_miss`` is told the message of every 404."""
+    """The replay server's ASGI app. ``report_miss`` is told the message of every 404 (from the
+    worker thread that matched the request); a body over ``max_body_bytes`` gets a 413."""
     recordings = list(recordings)
 
-    async def replay(request: Request) -> Response:
-        refused = unauthenticated(request)
-        if refused is not None:
-            return refused
-        method, path, body = request.method, route_path(str(request.url)), parse_body(await request.body())
+    def respond(method: str, url: str, raw: bytes) -> Response:
+        """Parse, match and answer: the work that grows with the body, so it runs in a worker thread."""
+        try:
+            body = parse_body(raw)
+        except RecursionError:  # json.loads gives up near Python's recursion limit, ~1000 deep
+            return _too_deep(None)
+        depth = nesting_depth(body)
+        if depth > MAX_DEPTH:
+            return _too_deep(depth)
+        path = route_path(url)
         found = find_recording(recordings, method, path, body)
         if found is None:
             message, metadata = explain_miss(recordings, method, path, body)
@@ -271,7 +336,58 @@ def create_app(
             return _not_found(message, metadata)
         return _answer(found, event_delay)
 
+    async def replay(request: Request) -> Response:
+        refused = unauthenticated(request)
+        if refused is not None:
+            return refused
+        try:
+            raw = await read_body(request, max_body_bytes)
+        except ClientDisconnect:  # gone mid-body: nobody reads the answer (nginx's 499), and it is no 500
+            return Response(status_code=499)
+        if raw is None:
+            return _too_large(max_body_bytes)
+        return await run_in_threadpool(respond, request.method, str(request.url), raw)
+
     return Starlette(routes=[Route("/{path:path}", replay, methods=_METHODS)])
+
+
+async def read_body(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None as soon as it is known to be longer than ``limit`` bytes.
+
+    A ``content-length`` over the limit is refused before any byte is read; otherwise the body is
+    read as it arrives and reading stops at the chunk that passes the limit, so a huge body never
+    sits in memory (uvicorn itself buffers at most 64 KiB ahead of the app)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _too_large(limit: int) -> Response:
+    """Google's error shape with 413, and ``connection: close``: uvicorn then stops reading the
+    rest of the body instead of reading and discarding it for the next request on the connection."""
+    response = google_error(
+        413,
+        f"The request body is larger than {limit} bytes, the most this replay server reads "
+        "(serve --max-body-bytes).",
+    )
+    response.headers["connection"] = "close"
+    return response
+
+
+def _too_deep(depth: int | None) -> Response:
+    """Google's 400 for a payload it cannot take, naming the depth (None: past what json.loads parses)."""
+    nested = "too deep to parse" if depth is None else f"{depth} levels deep"
+    return google_error(
+        400,
+        f"Invalid JSON payload received. The request body is nested {nested}; this replay server "
+        f"accepts at most {MAX_DEPTH} levels of arrays and objects within each other.",
+    )
 
 
 def _answer(recording: Recording, event_delay: float) -> Response:
@@ -331,6 +447,12 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _byte_count(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number of bytes")
+    return int(text)
+
+
 def add_command(subparsers: argparse._SubParsersAction) -> None:
     """Add ``serve`` to the CLI's subcommands; its handler is ``run``."""
     parser = subparsers.add_parser(
@@ -357,6 +479,15 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help="pause between SSE events, to see a client handle a stream as it arrives (default: 0)",
     )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=_byte_count,
+        default=DEFAULT_MAX_BODY_BYTES,
+        metavar="BYTES",
+        help=f"answer 413 to a request body longer than this, without reading the rest "
+        f"(default: {DEFAULT_MAX_BODY_BYTES}, 8 MiB); bodies nested more than {MAX_DEPTH} arrays "
+        "and objects deep get 400",
+    )
     parser.set_defaults(run=run)
 
 
@@ -371,7 +502,9 @@ def run(args: argparse.Namespace) -> int:
     except (ReplayError, CassetteError) as exc:
         _error(str(exc))
         return EXIT_UNUSABLE
-    app = create_app(recordings, event_delay=args.event_delay, report_miss=_log_miss)
+    app = create_app(
+        recordings, event_delay=args.event_delay, report_miss=_log_miss, max_body_bytes=args.max_body_bytes
+    )
     with _stop_on_signals() as stopped, ExitStack() as server:
         try:
             url = server.enter_context(serve(app, host=args.host, port=args.port))

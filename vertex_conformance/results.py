@@ -113,6 +113,29 @@ class TestRecord:
 
 
 @dataclass(frozen=True)
+class Selection:
+    """Which tests the run asked for: the paths it was given (relative to the checkout) and the
+    tests ``-k``/``-m`` deselected there. A comparison uses it to compare like with like: a baseline
+    test outside the selection is not compared, one inside it that is gone has disappeared."""
+
+    paths: tuple[str, ...]
+    deselected: tuple[str, ...] = ()
+
+    def covers(self, nodeid: str) -> bool:
+        file = nodeid.split("::")[0]
+        under = any(file == path or file.startswith(path.rstrip("/") + "/") for path in self.paths)
+        return under and nodeid not in self.deselected
+
+
+@dataclass(frozen=True)
+class Incomplete:
+    """A run that ended before it ran every selected test: why, and which did not run."""
+
+    reason: str
+    not_run: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Results:
     """One run: its configuration, the versions that shaped its traffic, and every test's record."""
 
@@ -120,6 +143,8 @@ class Results:
     versions: dict[str, Any]
     tests: tuple[TestRecord, ...]
     generated_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    selection: Selection | None = None
+    incomplete: Incomplete | None = None
 
     @property
     def summary(self) -> dict[str, int]:
@@ -146,6 +171,8 @@ class Results:
             "summary": self.summary,
             "tokens": self.tokens,
             "tests": [t.to_dict() for t in sorted(self.tests, key=lambda t: t.nodeid)],
+            **({"selection": _listed(self.selection)} if self.selection else {}),
+            **({"incomplete": _listed(self.incomplete)} if self.incomplete else {}),
         }
 
     def to_json(self) -> str:
@@ -153,12 +180,21 @@ class Results:
 
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> Results:
+        selection, incomplete = document.get("selection"), document.get("incomplete")
         return cls(
             run=document["run"],
             versions=document["versions"],
             tests=tuple(TestRecord.from_dict(t) for t in document["tests"]),
             generated_at=document["generated_at"],
+            selection=Selection(tuple(selection["paths"]), tuple(selection["deselected"]))
+            if selection
+            else None,
+            incomplete=Incomplete(incomplete["reason"], tuple(incomplete["not_run"])) if incomplete else None,
         )
+
+
+def _listed(value: Selection | Incomplete) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(value).items()}
 
 
 @functools.cache
