@@ -46,7 +46,7 @@ test-fast: $(STAMP) lint secrets
 	$(BIN)/pytest tests -n 2 -m "not slow" $(ARGS)
 
 secrets: $(STAMP)
-	$(BIN)/python -m vertex_conformance.secrets_scan fixtures reports $(if $(VERTEX_PROJECT),--project-id $(VERTEX_PROJECT))
+	$(BIN)/python -m vertex_conformance.secrets_scan fixtures reports tests/client_bodies $(if $(VERTEX_PROJECT),--project-id $(VERTEX_PROJECT))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -59,9 +59,23 @@ cassettes: $(STAMP)
 requirements: $(STAMP)
 	$(BIN)/python -m tools.requirements_manifest $(ARGS)
 
-## Detection power and speed: mutation score, peers, throughput, suite time (docs/detection.md).
-bench: $(STAMP)
+## Capture what LiteLLM and LangChain send for every recorded form into tests/client_bodies/ (installs the
+## `clients` extra; traffic stays on 127.0.0.1). `make test` reads the captures without the clients.
+.PHONY: client-bodies
+client-bodies: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,clients]'
+	$(BIN)/python -m tools.capture_client_bodies $(ARGS)
+
+## Every branch of every check knocked out in turn: the negative corpus must notice each (tools/knockout.py).
+.PHONY: knockout
+knockout: $(STAMP)
+	$(BIN)/python -m tools.knockout
+
+## Detection power and speed: mutation score, peers, throughput, suite time (docs/detection.md); then
+## the peak memory of one request against hostile answers (benchmarks/memory.py).
+bench: $(STAMP) knockout
 	$(BIN)/python benchmarks/run.py $(ARGS)
+	$(BIN)/python benchmarks/memory.py
 
 clean:
 	rm -rf $(VENV) reports/*.json reports/*.xml reports/*.html

@@ -14,8 +14,11 @@
     same empty tests importing the openai SDK (the floor under the ratio), and under this
     project's pytest plugin (what the tests cost beyond the imports). A figure to watch, not a
     target: the SDK lanes pay for the SDK's import, and the suite is not run on every keystroke.
-(c) ``peers``: the mutation score next to OpenAI's schema alone and the openai SDK's own parsing,
-    overall and by operator (see peers.py).
+(c) ``peers``: the mutation score over distinct mutated answers (caught by a targeted requirement,
+    by any, by schema validation alone, only by the closure of the profile's objects), the
+    out-of-catalogue figure, the no-op control's false alarms, and the same mutations through
+    OpenAI's schema, a default openai client and the same client validating strictly, overall
+    and by operator (see peers.py).
 (d) ``startup``: the wall time of ``vertex-conformance check`` on one documented sample next to
     ``python -c pass`` in the same interpreter: what a user waits for, and what no command can beat.
 
@@ -46,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tools/ lives 
 
 import peers
 
-from tools import mutations
+from tools import mutations, out_of_catalogue
 from vertex_conformance import schemas
 from vertex_conformance.assembly import assemble
 from vertex_conformance.checks import evaluate
@@ -246,8 +249,18 @@ def startup(repeats: int) -> dict[str, Any]:
 def peer_comparison() -> dict[str, Any]:
     start = time.perf_counter()
     result = mutations.run()
-    table = peers.comparison(result)
-    return {"seconds": round(time.perf_counter() - start, 3), "table": table}
+    figure = out_of_catalogue.run()
+    table = peers.comparison(result.outcomes, figure.outcomes)
+    return {
+        "seconds": round(time.perf_counter() - start, 3),
+        "mutants": len(result.outcomes),
+        "catalogue": result.tally.as_dict(),
+        "out_of_catalogue": figure.tally.as_dict(),
+        "faults": len(figure.faults),
+        "rewrites": len(result.rewrites),
+        "false_alarms": len(result.false_alarms),
+        "table": table,
+    }
 
 
 def machine() -> dict[str, Any]:
@@ -288,10 +301,19 @@ def report(figures: dict[str, Any]) -> str:
             seconds, to_empty, suite_ratio = base["seconds"], base["ratio_to_empty"], base["suite_ratio"]
             lines.append(f"    {name:<10} {seconds:>9} {to_empty:>9.3f} {suite_ratio:>18.3f}")
     if "peers" in figures:
+        p = figures["peers"]
+        lines += ["", "(c) detection, over distinct mutated answers:"]
+        for name, tally in (("catalogue", p["catalogue"]), ("out-of-catalogue", p["out_of_catalogue"])):
+            total = tally["total"]
+            share = {key: f"{tally[key]} ({tally[key] / total:.1%})" for key in tally if key != "total"}
+            lines.append(
+                f"  {name}: {total} distinct; targeted {share['targeted']}, any {share['caught']}, "
+                f"schema only {share['schema_only']}, closure only {share['closure_only']}"
+            )
         lines += [
-            "",
-            "(c) detection rate on the same mutants:",
-            peers.format_comparison(figures["peers"]["table"]),
+            f"  ({p['mutants']} catalogue mutants; {p['faults']} out-of-catalogue faults; no-op control: "
+            f"{p['false_alarms']} false alarms in {p['rewrites']} rewrites)",
+            peers.format_comparison(p["table"]),
         ]
     if "startup" in figures:
         u = figures["startup"]

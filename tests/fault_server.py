@@ -3,8 +3,11 @@
 It is a raw asyncio server rather than an ASGI app served by ``vertex_conformance.loopback`` (as
 every other local server is) because the faults live below HTTP, where uvicorn would not let them
 happen: a reset before any byte, a connection closed half-way through a chunked stream, a stall
-between two events. Each request takes the next ``Fault`` of the script (the ``default`` once the script is
-used up) and the server counts what it saw, so a test can assert how often a client retried.
+between two events, a body shorter than its ``Content-Length``, a chunked body never terminated,
+a stream framed by the connection's close, an answer dripped one byte at a time, a gzip bomb.
+Each request takes the next ``Fault`` of the script (the ``default`` once the script is used up)
+and the server counts what it saw (and each request's Authorization header), so a test can
+assert how often a client retried, and with which token.
 
 Bounded by construction: at most ``max_requests`` requests are answered (later connections are
 closed at once), every pause is capped at ``MAX_PAUSE`` seconds and ends early when the server
@@ -22,6 +25,7 @@ import socket
 import ssl
 import struct
 import threading
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -41,7 +45,13 @@ class Fault:
     Otherwise: wait ``first_byte_delay``, send ``status`` with ``body``, or with ``events`` as a
     chunked ``text/event-stream``, pausing ``interval`` between events; after ``stall_after``
     events go silent for ``stall_for`` seconds; after ``drop_after`` events close the connection
-    (with a reset when ``drop_with_reset``)."""
+    (with a reset when ``drop_with_reset``).
+
+    ``short_by``: declare a ``Content-Length`` that many bytes longer than ``body``, then close.
+    ``terminate=False``: after the last event send no terminating chunk; stay silent ``hold_for``
+    seconds, then close. ``close_delimited``: send the events with neither ``Content-Length`` nor
+    chunked framing, so the close ends the body. ``drip``: send the body (or each event) one byte
+    at a time, ``drip`` seconds apart."""
 
     status: int = 200
     body: bytes = b""
@@ -54,6 +64,11 @@ class Fault:
     stall_for: float = 0.0
     drop_after: int | None = None
     drop_with_reset: bool = False
+    short_by: int = 0
+    terminate: bool = True
+    hold_for: float = 0.0
+    close_delimited: bool = False
+    drip: float = 0.0
 
 
 def chat_completion(content: str = "ok") -> bytes:
@@ -93,6 +108,34 @@ def ok() -> Fault:
     return Fault(body=chat_completion(), headers=(("Content-Type", "application/json"),))
 
 
+def gzip_bomb(decoded_size: int) -> bytes:
+    """A gzip body of about ``decoded_size // 1000`` bytes that inflates to ``decoded_size`` zero
+    bytes (a multiple of a MiB). Built from one compressed MiB repeated (each ends in a full flush,
+    so every copy is the same bytes), so even a GiB takes a fraction of a second to make."""
+    block = bytes(1 << 20)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    repeated = deflate.compress(block) + deflate.flush(zlib.Z_FULL_FLUSH)
+    copies = decoded_size >> 20
+    crc = 0
+    for _ in range(copies):
+        crc = zlib.crc32(block, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # gzip, deflate, no name, no time
+    trailer = struct.pack("<II", crc, (copies << 20) & 0xFFFFFFFF)
+    return header + repeated * copies + deflate.flush() + trailer
+
+
+def gzipped(body: bytes, *headers: tuple[str, str]) -> Fault:
+    """``body`` gzip-encoded as a JSON answer (``Content-Encoding: gzip``)."""
+    return Fault(
+        body=body, headers=(("Content-Type", "application/json"), ("Content-Encoding", "gzip"), *headers)
+    )
+
+
+def big_answer(size: int) -> bytes:
+    """A chat completion whose content makes the body about ``size`` bytes."""
+    return chat_completion("x" * size)
+
+
 def status(code: int, message: str = "", **headers: str) -> Fault:
     """A Google-style error answer; keyword headers use ``_`` for ``-`` (``retry_after="1"``)."""
     body = json.dumps({"error": {"code": code, "message": message or HTTPStatus(code).phrase}}).encode()
@@ -121,30 +164,35 @@ class FaultServer:
     max_requests: int = 100
     url: str = ""
     hits: list[str] = field(default_factory=list)  # "METHOD /path" of every request read
+    authorizations: list[str] = field(default_factory=list)  # each request's Authorization header
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def _next(self, request_line: str) -> Fault | None:
+    def _next(self, request_line: str, authorization: str) -> Fault | None:
         with self._lock:
             if len(self.hits) >= self.max_requests:
                 return None
             index = len(self.hits)
             self.hits.append(request_line)
+            self.authorizations.append(authorization)
             return self.script[index] if index < len(self.script) else self.default
 
 
-async def _read_request(reader: asyncio.StreamReader) -> str:
-    """Read one request (headers and a Content-Length body); return ``METHOD /path``."""
+async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str]:
+    """Read one request (headers and a Content-Length body); return ``METHOD /path`` and its
+    Authorization header (empty when it has none)."""
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT)
     lines = head.decode("latin-1").split("\r\n")
-    length = 0
+    length, authorization = 0, ""
     for line in lines[1:]:
         name, _, value = line.partition(":")
         if name.strip().lower() == "content-length":
             length = int(value.strip() or 0)
+        elif name.strip().lower() == "authorization":
+            authorization = value.strip()
     if length:
         await asyncio.wait_for(reader.readexactly(length), READ_TIMEOUT)
     method, path, *_ = lines[0].split(" ")
-    return f"{method} {path}"
+    return f"{method} {path}", authorization
 
 
 def _head(code: int, headers: tuple[tuple[str, str], ...]) -> bytes:
@@ -181,7 +229,7 @@ class _Serving:
         assert task is not None
         self.tasks.add(task)
         try:
-            fault = self.state._next(await _read_request(reader))
+            fault = self.state._next(*await _read_request(reader))
             if fault is None:
                 writer.close()
             elif fault.reset:
@@ -193,16 +241,28 @@ class _Serving:
         finally:
             self.tasks.discard(task)
 
+    async def send(self, fault: Fault, writer: asyncio.StreamWriter, data: bytes, chunked: bool) -> None:
+        """Write ``data`` (as one chunk, or byte by byte when the fault drips) and wait until sent."""
+        pieces = [data[i : i + 1] for i in range(len(data))] if fault.drip else [data]
+        for n, piece in enumerate(pieces):
+            if n and fault.drip:
+                await self.pause(fault.drip)
+            writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n" if chunked else piece)
+            await writer.drain()
+
     async def answer(self, fault: Fault, writer: asyncio.StreamWriter) -> None:
         if fault.first_byte_delay:
             await self.pause(fault.first_byte_delay)
         if fault.events is None:
-            headers = (*fault.headers, ("Content-Length", str(len(fault.body))))
-            writer.write(_head(fault.status, headers) + fault.body)
-            await writer.drain()
+            headers = (*fault.headers, ("Content-Length", str(len(fault.body) + fault.short_by)))
+            writer.write(_head(fault.status, headers))
+            await self.send(fault, writer, fault.body, chunked=False)
             writer.close()
             return
-        headers = (("Content-Type", "text/event-stream"), ("Transfer-Encoding", "chunked"), *fault.headers)
+        framing = () if fault.close_delimited else (("Transfer-Encoding", "chunked"),)
+        named = {name.lower() for name, _ in fault.headers}
+        kind = () if "content-type" in named else (("Content-Type", "text/event-stream"),)
+        headers = (*kind, *framing, *fault.headers)
         writer.write(_head(fault.status, headers))
         for sent, event in enumerate(fault.events):
             if sent == fault.drop_after:
@@ -216,10 +276,12 @@ class _Serving:
                 await self.pause(fault.stall_for)
             elif sent and fault.interval:
                 await self.pause(fault.interval)
-            writer.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+            await self.send(fault, writer, event, chunked=not fault.close_delimited)
+        if fault.terminate and not fault.close_delimited:
+            writer.write(b"0\r\n\r\n")
             await writer.drain()
-        writer.write(b"0\r\n\r\n")
-        await writer.drain()
+        elif fault.hold_for:
+            await self.pause(fault.hold_for)
         writer.close()
 
     async def main(self, sock: socket.socket) -> None:

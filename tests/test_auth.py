@@ -9,6 +9,7 @@ from pathlib import Path
 
 import google.auth.compute_engine._metadata as gce_metadata
 import httpx
+import httpx2
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -17,9 +18,12 @@ from token_server import AuthServer, LoopbackOnlyRequest, issued, serve
 from vertex_conformance.auth import (
     AdcToken,
     BearerAuth,
+    Httpx2BearerAuth,
     ScrubbedTokens,
     StaticToken,
+    bearer_auth,
     check_credentials,
+    refusal,
     token_source,
 )
 from vertex_conformance.config import ConfigError, RunConfig
@@ -178,6 +182,33 @@ def test_bearer_auth_retry_works_for_a_streamed_response(adc_server):
     assert response.status_code == 200
     assert lines == ['data: {"n": 1}', 'data: {"n": 2}', "data: [DONE]"]
     assert adc_server.api_authorizations == ["Bearer tok-1", "Bearer tok-2"]
+
+
+@servers([issued("tok-1"), issued("tok-2")], accepted={"tok-2"})
+def test_the_httpx2_bearer_auth_retries_once_after_401_too(adc_server):
+    """The SDK from openai 3 on runs on httpx2: its lanes refresh after a 401 as the raw lane does."""
+    with httpx2.Client(auth=bearer_auth("httpx2", adc())) as client:
+        response = client.post(adc_server.url + "/api", json={"q": 1})
+
+    assert response.status_code == 200
+    assert adc_server.api_authorizations == ["Bearer tok-1", "Bearer tok-2"]
+
+
+def test_bearer_auth_is_the_class_of_the_clients_library():
+    source = StaticToken("t")
+    assert type(bearer_auth("httpx", source)) is BearerAuth
+    assert type(bearer_auth("httpx2", source)) is Httpx2BearerAuth
+    assert isinstance(bearer_auth("httpx2", source), httpx2.Auth)
+
+
+def test_a_refused_static_token_and_refused_credentials_are_each_one_line_saying_what_to_do():
+    static = refusal(ScrubbedTokens(StaticToken("t"), Scrubber()))
+    assert static.startswith(
+        "the token was refused (HTTP 401); it may have expired: set a fresh VERTEX_ACCESS_TOKEN"
+    )
+    adc_line = refusal(ScrubbedTokens(AdcToken(), Scrubber()))
+    assert adc_line == f"the credentials were refused (HTTP 401) even after a refresh: {GCLOUD_HINT}"
+    assert "\n" not in static + adc_line
 
 
 def test_static_token_401_is_not_retried():

@@ -546,3 +546,14 @@ def test_the_readme_recipe_make_baseline_then_make_gate_works_as_pasted(tmp_path
     )
     assert gated.returncode == 0, gated.stdout[-2000:] + gated.stderr[-2000:]
     assert last_line(gated.stdout).startswith("vertex-conformance: GATE PASSED: no regression")
+
+
+def test_a_requirement_that_goes_from_held_to_nothing_to_evaluate_or_back_is_neither_loss_nor_fix():
+    before = results(record(PLAIN, "pass", {"tools.args-json": "pass"}))
+    now = results(record(PLAIN, "pass", {"tools.args-json": "not-applicable"}))
+    [change] = only(compare(before, now), "other")
+    assert (change.requirement, change.before, change.after) == ("tools.args-json", "pass", "not-applicable")
+    [back] = only(compare(now, before), "other")
+    assert back.after == "pass"
+    broken = results(record(PLAIN, "fail", {"tools.args-json": "fail"}))
+    assert [c.requirement for c in only(compare(now, broken), "regressions")] == ["tools.args-json"]

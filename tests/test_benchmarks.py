@@ -74,3 +74,26 @@ def test_the_report_prints_the_suite_ratio_and_every_baseline(bench):
     text = bench.report({"machine": {}, "suite": suite})
     assert "ratio 6.0" in text
     assert all(name in text for name in bench.BASELINES)
+
+
+def test_the_report_prints_the_detection_counts_and_the_peer_table(bench):
+    tally = {"total": 10, "targeted": 9, "caught": 10, "schema_only": 4, "closure_only": 1}
+    table = {
+        "catalogue": {
+            "suite, targeted": {"caught": 9, "total": 10},
+            "openai-client": {"caught": 2, "total": 10},
+        }
+    }
+    peers = {
+        "catalogue": tally,
+        "out_of_catalogue": tally,
+        "mutants": 30,
+        "faults": 3,
+        "rewrites": 5,
+        "false_alarms": 0,
+        "table": table,
+    }
+    text = bench.report({"machine": {}, "peers": peers})
+    assert "catalogue: 10 distinct; targeted 9 (90.0%), any 10 (100.0%)" in text
+    assert "closure only 1 (10.0%)" in text and "0 false alarms in 5 rewrites" in text
+    assert "2/10  20.0%" in text

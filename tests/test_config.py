@@ -37,8 +37,8 @@ def test_defaults_are_an_offline_replay_run_with_placeholders():
         project="PROJECT", endpoint_id="ENDPOINT_ID", expectations=EXPECTATIONS / "gemini.yaml"
     )
     assert (cfg.mode, cfg.target, cfg.profile) == ("replay", "gemini", "vertex")
-    assert (cfg.location, cfg.api_version, cfg.model) == ("us-central1", "v1", "gemini-2.5-flash")
-    assert cfg.image_model == "gemini-3-pro-image-preview"
+    assert (cfg.location, cfg.api_version, cfg.model) == ("us-central1", "v1", "gemini-3.5-flash")
+    assert cfg.image_model == "gemini-3-pro-image"
     assert cfg.base_url is None
     assert cfg.report_dir == REPORTS  # the checkout's reports/, wherever pytest starts
     assert cfg.cassette_dir == CASSETTES / "vertex"
@@ -101,7 +101,7 @@ def test_empty_environment_variables_count_as_unset():
     cfg = build({}, {"VERTEX_PROJECT": "", "VERTEX_MODEL": "", "VERTEX_ACCESS_TOKEN": ""})
 
     assert cfg.project == "PROJECT"
-    assert cfg.model == "gemini-2.5-flash"
+    assert cfg.model == "gemini-3.5-flash"
     assert cfg.access_token is None
 
 
@@ -169,17 +169,19 @@ def test_endpoint_target_needs_an_endpoint_id():
         ("https://", "needs an http or https scheme and a host"),
         ("http://host:0", "needs an http or https scheme and a host"),
         ("http://host:99999", "is not a URL"),
-        ("https://host/v1/projects", "has a path, query or fragment"),
-        ("https://host?x=1", "has a path, query or fragment"),
-        ("https://host#frag", "has a path, query or fragment"),
+        ("https://host/v1/projects/p", "already holds the documented path"),
+        ("https://host/gw/v1/x/chat/completions", "already holds the documented path"),
+        ("https://host?x=1", "has a query, fragment or space"),
+        ("https://host#frag", "has a query, fragment or space"),
+        ("https://host/my gateway", "has a query, fragment or space"),
     ],
 )
-def test_base_url_must_be_scheme_host_and_port_only(base_url, expected):
+def test_base_url_must_be_scheme_host_port_and_a_path_prefix_only(base_url, expected):
     message = error_for({"base_url": base_url})
 
     assert expected in message
     assert (
-        "pass --base-url (or set VERTEX_BASE_URL) as http(s)://host[:port], without a path or query"
+        "pass --base-url (or set VERTEX_BASE_URL) as http(s)://host[:port][/path-prefix], without a query"
         in message
     )
 
@@ -209,12 +211,12 @@ def test_plausible_locations_are_accepted(location):
 @pytest.mark.parametrize("model", ["", "  ", "google/"])
 def test_empty_model_is_rejected(model):
     assert error_for({"model": model}) == (
-        "the model id is empty: pass --model or set VERTEX_MODEL, e.g. gemini-2.5-flash"
+        "the model id is empty: pass --model or set VERTEX_MODEL, e.g. gemini-3.5-flash"
     )
 
 
 def test_model_of_another_publisher_is_rejected():
-    assert "is not a Gemini model id: pass a bare id like gemini-2.5-flash to --model" in error_for(
+    assert "is not a Gemini model id: pass a bare id like gemini-3.5-flash to --model" in error_for(
         {"model": "meta/llama-3.1-405b"}
     )
 
@@ -245,8 +247,8 @@ def test_describe_hides_the_token_and_redacts_a_live_project_and_endpoint_id():
         "project_number": None,
         "location": "us-central1",
         "api_version": "v1",
-        "model": "gemini-2.5-flash",
-        "image_model": "gemini-3-pro-image-preview",
+        "model": "gemini-3.5-flash",
+        "image_model": "gemini-3-pro-image",
         "endpoint_id": "<redacted>",
         "base_url": None,
         "profile": "vertex",
@@ -259,6 +261,7 @@ def test_describe_hides_the_token_and_redacts_a_live_project_and_endpoint_id():
         "stream_timeout": 300.0,
         "max_attempts": 4,
         "max_retry_wait": 30.0,
+        "max_response_bytes": 33554432,
         "max_output_tokens": 2048,
         "max_total_tokens": None,
         "max_cassette_age": None,
@@ -333,6 +336,7 @@ NUMERIC = {
     "stream_timeout": ("--stream-timeout", False, False),
     "max_attempts": ("--max-attempts", True, False),
     "max_retry_wait": ("--max-retry-wait", False, True),
+    "max_response_bytes": ("--max-response-bytes", True, False),
     "max_output_tokens": ("--max-output-tokens", True, False),
     "max_total_tokens": ("--max-total-tokens", True, False),
     "max_cassette_age": ("--max-cassette-age", False, True),

@@ -278,3 +278,30 @@ def test_a_live_run_without_credentials_stops_before_any_request_saying_what_to_
     assert "gcloud auth application-default login" in result.stderr
     assert "VERTEX_ACCESS_TOKEN" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_recording_again_with_another_request_replaces_the_cassette_instead_of_appending(tmp_path):
+    cassettes = tmp_path / "cassettes"
+    with serve_samples() as base_url:
+        for model in ("gemini-3.5-flash", "gemini-3.8-flash"):
+            done = run_suite(
+                "--mode",
+                "record",
+                "--project",
+                "my-secret-proj-123",
+                "--base-url",
+                base_url,
+                "--model",
+                model,
+                "--cassette-dir",
+                str(cassettes),
+                "--report-dir",
+                str(tmp_path / model),
+                "-k",
+                "test_plain_chat and httpx",
+                env={"VERTEX_ACCESS_TOKEN": "record-again-test-token"},
+            )
+            assert done.returncode == 0, done.stdout[-2000:]
+    text = (cassettes / "test_plain" / "test_plain_chat[httpx].yaml").read_text()
+    assert text.count("gemini-3.8-flash") >= 1
+    assert "gemini-3.5-flash" not in text

@@ -76,7 +76,10 @@ def test_a_non_2xx_answer_fails_http_success_quoting_the_body():
     assert verdict.requirements["http.success"] is Outcome.FAIL
     [finding] = [f for f in verdict.findings if f.requirement == "http.success"]
     assert finding == FindingRecord(
-        "http.success", "$.status", f"the documented form was answered 404: {ERROR_BODY}", Outcome.FAIL
+        "http.success",
+        "$.status",
+        "the documented form was answered 404: NOT_FOUND: model not found",
+        Outcome.FAIL,
     )
 
 
@@ -158,3 +161,56 @@ def test_the_profile_of_the_case_decides_the_contract():
     verdict = judge(openai, [exchange()], [])
     assert verdict.requirements["schema.response"] is Outcome.FAIL
     assert [f.path for f in verdict.findings] == ["$.response.choices[0].message"]
+
+
+def evaluating(monkeypatch, *answers: dict[str, list[Finding] | None]) -> None:
+    """``checks.evaluate`` answering ``answers`` in turn, one per exchange judged."""
+    queue = list(answers)
+    monkeypatch.setattr("vertex_conformance.judge.evaluate", lambda exchange, profile: (queue.pop(0), {}))
+
+
+def test_a_requirement_with_nothing_to_evaluate_is_not_applicable_never_a_pass(monkeypatch):
+    evaluating(monkeypatch, {"tools.args-json": None, "response.object": []})
+    verdict = judge(Case("t", Profile.VERTEX), [exchange()], [])
+    assert verdict.requirements["tools.args-json"] is Outcome.NOT_APPLICABLE
+    assert verdict.requirements["response.object"] is Outcome.PASS
+    assert verdict.outcome is Outcome.PASS
+
+
+def test_an_expectation_never_turns_nothing_to_evaluate_into_an_unexpected_pass(monkeypatch):
+    evaluating(monkeypatch, {"tools.index-stable": None})
+    verdict = judge(Case("t", Profile.VERTEX), [exchange()], [expectation("tools.index-stable")])
+    assert verdict.requirements["tools.index-stable"] is Outcome.NOT_APPLICABLE
+    assert verdict.failures("expectations/gemini.yaml") == []
+
+
+def test_a_requirement_evaluated_on_one_exchange_of_several_is_judged_on_that_one(monkeypatch):
+    broken = [Finding("tools.args-json", "$.response.x", "not JSON")]
+    evaluating(monkeypatch, {"tools.args-json": None}, {"tools.args-json": broken})
+    verdict = judge(Case("t", Profile.VERTEX), [exchange(), exchange()], [])
+    assert verdict.requirements["tools.args-json"] is Outcome.FAIL
+    evaluating(monkeypatch, {"tools.args-json": []}, {"tools.args-json": None})
+    assert (
+        judge(Case("t", Profile.VERTEX), [exchange(), exchange()], []).requirements["tools.args-json"]
+        is Outcome.PASS
+    )
+
+
+def test_a_test_whose_every_requirement_had_nothing_to_evaluate_proved_nothing(monkeypatch):
+    evaluating(monkeypatch, {"tools.args-json": None})
+    verdict = judge(Case("t", Profile.VERTEX, probe=True), [exchange()], [])
+    assert verdict.outcome is Outcome.NOT_APPLICABLE
+
+
+def test_an_excused_finding_beside_an_unexcused_one_is_labelled_known_and_only_the_other_fails(monkeypatch):
+    excused = Finding("schema.response", "$.response.choices[0].message", "refusal is missing")
+    other = Finding("schema.response", "$.response.id", "id is not a string")
+    evaluating(monkeypatch, {"schema.response": [excused, other]})
+    entry = expectation("schema.response", paths=("$.response.choices[*].message",))
+    verdict = judge(Case("t", Profile.VERTEX), [exchange()], [entry])
+    assert verdict.requirements["schema.response"] is Outcome.FAIL
+    labels = {f.path: f.outcome for f in verdict.findings}
+    assert labels == {excused.path: Outcome.KNOWN_DEVIATION, other.path: Outcome.FAIL}
+    assert verdict.failures("expectations/gemini.yaml") == [
+        f"[schema.response] {other.path}: {other.message}"
+    ]

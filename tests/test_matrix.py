@@ -489,3 +489,24 @@ def test_an_incomplete_run_opens_the_page_with_the_tests_it_never_ran():
     )
     text = body_text(matrix.render(stopped))
     assert text.startswith("RUN INCOMPLETE: 1 test not run stopped by SIGTERM suites/test_x.py::t[httpx]")
+
+
+def test_stale_expectations_are_listed_on_the_page_with_their_line():
+    entry = {
+        "requirement": "tools.index-stable",
+        "reason": "index changes",
+        "link": "docs/spec.md",
+        "file": "expectations/gemini.yaml",
+        "line": 7,
+    }
+    stale = dataclasses.replace(document(FAILING), stale=(entry,))
+    text = body_text(matrix.render(stale))
+    assert "Stale expectations" in text
+    assert "expectations/gemini.yaml line 7: tools.index-stable — index changes" in text
+    assert "Stale expectations" not in body_text(matrix.render(document(FAILING)))
+
+
+def test_the_page_groups_failures_by_cause_before_the_matrix():
+    html = matrix.render(document(FAILING))
+    assert html.index('id="causes"') < html.index('id="matrix"')
+    assert "usage.vertex-total" in html[html.index('id="causes"') : html.index('id="matrix"')]

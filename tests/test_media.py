@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from vertex_conformance.checks.media import decode, sniff
+from vertex_conformance.checks.media import MAX_PIXELS, decode, sniff, undecodable
 from vertex_conformance.paths import FIXTURES
 
 MEDIA = FIXTURES / "media"
@@ -105,3 +105,33 @@ def test_the_image_control_case_carries_the_pixel_png_fixture():
     data = control["data"]["choices"][0]["message"]["audio"]["data"]
     assert base64.b64decode(data) == (MEDIA / "pixel.png").read_bytes()
     assert control["violates"] == []
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_every_fixture_image_decodes_completely(name):
+    raw = (MEDIA / name).read_bytes()
+    assert undecodable(raw, sniff(raw)) is None
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_an_image_cut_in_half_keeps_its_magic_bytes_but_does_not_decode(name):
+    raw = (MEDIA / name).read_bytes()
+    half = raw[: len(raw) // 2]
+    assert sniff(half) == IMAGES[name] and decode(base64.b64encode(half).decode()) == half
+    assert undecodable(half, IMAGES[name]) is not None
+
+
+def test_a_png_whose_pixel_data_was_altered_fails_its_checksum():
+    raw = bytearray((MEDIA / "pixel.png").read_bytes())
+    raw[45] ^= 0xFF  # inside the IDAT chunk: its CRC no longer matches
+    assert "checksum" in (undecodable(bytes(raw), "image/png") or "")
+
+
+def test_an_image_announcing_more_pixels_than_decoded_is_refused_before_loading():
+    raw = (MEDIA / "pixel.png").read_bytes()
+    header = b"IHDR" + struct.pack(">IIBBBBB", 6000, 6000, 8, 2, 0, 0, 0)
+    huge = raw[:8] + struct.pack(">I", 13) + header + struct.pack(">I", zlib.crc32(header)) + raw[33:]
+    assert (
+        undecodable(huge, "image/png")
+        == f"it announces 6000 x 6000 pixels, more than the {MAX_PIXELS} decoded"
+    )

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from vertex_conformance.loopback import serve
+from vertex_conformance.matching import Rule
 from vertex_conformance.paths import CASSETTES, ROOT
 from vertex_conformance.replay_server import (
     CASSETTE_HEADER,
@@ -29,6 +30,7 @@ from vertex_conformance.replay_server import (
     DEFAULT_MAX_BODY_BYTES,
     Recording,
     add_command,
+    announcement,
     create_app,
     differences,
     load_recordings,
@@ -83,7 +85,12 @@ def _events(sse: str) -> list[dict[str, Any]]:
 
 def _args(directory: Path, host: str = "127.0.0.1") -> argparse.Namespace:
     return argparse.Namespace(
-        cassettes=str(directory), host=host, port=0, event_delay=0.0, max_body_bytes=DEFAULT_MAX_BODY_BYTES
+        cassettes=str(directory),
+        host=host,
+        port=0,
+        event_delay=0.0,
+        max_body_bytes=DEFAULT_MAX_BODY_BYTES,
+        match=Rule.MEANING,
     )
 
 
@@ -214,6 +221,39 @@ def test_an_unknown_body_gets_a_google_404_naming_the_closest_recording(
     assert detail["metadata"]["body_difference"].startswith(difference)
 
 
+def test_a_miss_names_every_place_the_closest_body_differs(base_url: str) -> None:
+    extra = {"top_p": 0.5, "seed": 7, "user": "u", "presence_penalty": 0.1, "stop": ["x"]}
+    reply = httpx.post(base_url + REGIONAL + CHAT, json={**_request(PLAIN), **extra}, headers=AUTH)
+    error = reply.json()["error"]
+    assert names_a_plain_cassette(error["details"][0]["metadata"]["closest_cassette"])
+    for field in extra:
+        assert f"$.{field}: only in this request" in error["message"]
+    assert error["details"][0]["metadata"]["body_difference"].count("; ") == len(extra) - 1
+
+
+def test_a_miss_is_pointed_at_the_recording_of_the_same_conversation_before_one_of_the_same_path(
+    base_url: str,
+) -> None:
+    # The global form's conversation sent to the v1beta1 path: the v1beta1 recordings share the path
+    # but not the messages; the closest is a recording of this conversation, on another path.
+    cassette = "test_global/test_global_endpoint[httpx-plain].yaml"
+    v1beta1 = REGIONAL.replace("/v1/", "/v1beta1/")
+    reply = httpx.post(base_url + v1beta1 + CHAT, json=_request(cassette), headers=AUTH)
+    assert reply.status_code == 404
+    error = reply.json()["error"]
+    closest = error["details"][0]["metadata"]["closest_cassette"]
+    assert "global" in closest, closest
+    assert "The closest recorded request is POST /v1/projects/" in error["message"]
+    assert "This body is recorded for POST /v1/projects/{PROJECT}/locations/" in error["message"]
+
+
+def test_the_announcement_says_how_bodies_are_matched(recordings: list[Recording]) -> None:
+    meaning = announcement("http://127.0.0.1:1", VERTEX, recordings)[2]
+    exact = announcement("http://127.0.0.1:1", VERTEX, recordings, Rule.EXACT)[2]
+    assert meaning.startswith("Bodies match by meaning: ") and '"stream": false is no stream' in meaning
+    assert exact == "Bodies match exactly: as parsed JSON, nothing else"
+
+
 def test_an_unknown_path_gets_a_404_naming_the_closest_recorded_path(base_url: str) -> None:
     reply = httpx.post(base_url + REGIONAL + "/chat/completion", json=_request(PLAIN), headers=AUTH)
     assert reply.status_code == 404
@@ -278,17 +318,20 @@ def test_serve_options_and_their_defaults() -> None:
     parser = argparse.ArgumentParser()
     add_command(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["serve"])
-    assert (args.cassettes, args.host, args.port, args.event_delay, args.max_body_bytes, args.run) == (
+    assert (args.cassettes, args.host, args.port, args.event_delay, args.max_body_bytes, args.match) == (
         str(DEFAULT_DIRECTORY),
         "127.0.0.1",
         0,
         0.0,
         8 * 1024 * 1024,
-        run,
+        Rule.MEANING,
     )
+    assert args.run is run
     assert parser.parse_args(["serve", "--max-body-bytes", "1024"]).max_body_bytes == 1024
+    assert parser.parse_args(["serve", "--match", "exact"]).match is Rule.EXACT
     bad_sizes = [["--max-body-bytes", size] for size in ("0", "-1", "1e6", "8MiB", "", "\u00b2")]
-    for bad in (["--port", "70000"], ["--port", "-1"], ["--event-delay", "soon"], *bad_sizes):
+    bad_matches = [["--match", rule] for rule in ("Meaning", "loose", "")]
+    for bad in (["--port", "70000"], ["--port", "-1"], ["--event-delay", "soon"], *bad_sizes, *bad_matches):
         with pytest.raises(SystemExit) as exit_info:
             parser.parse_args(["serve", *bad])
         assert exit_info.value.code == 2
@@ -321,6 +364,7 @@ def test_the_command_serves_until_a_signal_then_exits_0_without_a_traceback(stop
             lines = _read_announcement(proc.stdout)
             assert len(lines) >= 2, proc.stderr.read() if proc.stderr else lines  # it ended: say why
             assert lines[0].startswith(f"Serving {len(load_recordings(VERTEX))} recorded requests from ")
+            assert lines[2].startswith("Bodies match by meaning: one token limit under three names;")
             found = re.search(r"Base URL: (http://127\.0\.0\.1:(\d+))", lines[1])
             assert found and int(found.group(2)) == port, lines
             reply = httpx.post(found.group(1) + REGIONAL + CHAT, json=_request(PLAIN), headers=AUTH)

@@ -32,24 +32,25 @@ from fault_server import (
     stream,
 )
 
+from vertex_conformance import guard
 from vertex_conformance.exchange import Exchange
 from vertex_conformance.resilience import (
     INFRA,
+    Arrival,
     AsyncRetryTransport,
     Attempt,
     Httpx2AsyncRetryTransport,
     Httpx2RetryTransport,
     RetryPolicy,
+    RetryState,
     RetryTransport,
-    StreamDropped,
-    StreamStalled,
     Timeouts,
     classify,
     describe_attempts,
     evidence,
-    iter_text,
     parse_retry_after,
     retry_transport,
+    transport_fault,
 )
 
 FAST = RetryPolicy(max_attempts=3, base_delay=0.01)  # jitter waits of 10-20 ms; Retry-After honoured
@@ -57,9 +58,14 @@ SDK_BASE = "/v1/projects/p/locations/us-central1/endpoints/openapi"
 MESSAGES = [{"role": "user", "content": "hi"}]
 
 
-def read_text(response: Any, timeouts: Timeouts | None = None) -> str:
-    """The whole body, within the bounds of ``iter_text`` (what the raw lane reads it with)."""
-    return "".join(iter_text(response, timeouts))
+def read_text(response: Any) -> str:
+    return "".join(response.iter_text())
+
+
+def arrival(response: Any, received: str) -> Arrival:
+    """What a lane tells the classification had arrived of ``response``."""
+    headers = {k.lower(): v for k, v in response.headers.items()}
+    return Arrival(status=response.status_code, headers=headers, received=len(received), tail=received)
 
 
 @pytest.fixture(scope="module")
@@ -259,13 +265,34 @@ def test_a_500_is_not_retried_but_is_infra(plain: Setup) -> None:
     assert classify(response) == INFRA
 
 
-def test_the_total_wait_is_bounded_whatever_retry_after_asks(plain: Setup) -> None:
+def test_the_total_wait_is_bounded_and_a_retry_after_it_cannot_honour_ends_the_retries(plain: Setup) -> None:
     policy = RetryPolicy(max_attempts=10, max_delay=8.0, max_total_wait=20.0)
-    with plain.serve(default=status(429, retry_after="100")) as server, plain.client(policy) as client:
+    with plain.serve(default=status(429, retry_after="9")) as server, plain.client(policy) as client:
         response = client.post(server.url + CHAT_PATH, json={})
+    attempts = client._transport.attempts  # type: ignore[attr-defined]
     assert response.status_code == 429
-    assert plain.delays == [8.0, 8.0, 4.0]
-    assert len(server.hits) == 4
+    assert plain.delays == [8.0, 8.0]
+    assert len(server.hits) == 3
+    assert attempts[-1].gave_up == "Retry-After asks 9 s, more than the 4 s --max-retry-wait leaves"
+
+
+def test_a_retry_after_longer_than_the_retry_wait_is_not_retried_and_says_why(plain: Setup) -> None:
+    with plain.serve(default=status(429, retry_after="3600")) as server, plain.client() as client:
+        response = client.post(server.url + CHAT_PATH, json={})
+    assert response.status_code == 429 and len(server.hits) == 1 and plain.delays == []
+    assert describe_attempts(client._transport.attempts) == (  # type: ignore[attr-defined]
+        "1 attempt: 429 (not retried: Retry-After asks 3600 s, more than the 30 s --max-retry-wait leaves)"
+    )
+    assert classify(response) == INFRA
+
+
+def test_a_retry_after_on_the_last_attempt_gives_no_reason_to_stop() -> None:
+    """Out of attempts anyway: the attempts say so, not the Retry-After."""
+    attempts: list[Attempt] = []
+    state = RetryState(RetryPolicy(max_attempts=1), httpx, attempts)
+    state.begin()
+    assert state.on_response(httpx.Response(429, headers={"retry-after": "3600"})) is None
+    assert attempts == [Attempt(1, 429, None, 0.0)]
 
 
 # --- connections ---------------------------------------------------------------------------------
@@ -319,54 +346,94 @@ def test_the_callers_trace_hook_still_sees_every_event_and_is_put_back(plain: Se
 # --- streams -------------------------------------------------------------------------------------
 
 
-def test_a_stall_mid_stream_raises_stream_stalled_with_the_events_so_far(setup: Setup) -> None:
+def test_a_stall_mid_stream_is_a_read_timeout_classified_with_what_arrived(setup: Setup) -> None:
     timeouts = Timeouts(read=0.5)
-    started = time.monotonic()
+    started, parts = time.monotonic(), []
     with (
         setup.serve(stream(stall_after=2, stall_for=20)) as server,
         setup.client(timeouts=timeouts) as client,
         client.stream("POST", server.url + CHAT_PATH, json={}) as response,
-        pytest.raises(StreamStalled) as raised,
+        pytest.raises(httpx.ReadTimeout) as raised,
     ):
-        read_text(response, timeouts)
+        parts.extend(response.iter_text())
     assert time.monotonic() - started < 5.0  # the read timeout, not the server's 20 s stall
-    stalled = raised.value
-    assert "part 0" in stalled.partial_text and "part 1" in stalled.partial_text
-    assert "part 2" not in stalled.partial_text
-    assert 0.4 < stalled.elapsed < 3.0
+    received = "".join(parts)
+    assert "part 0" in received and "part 1" in received and "part 2" not in received
     assert len(server.hits) == 1
-    assert classify(stalled) == INFRA
-    assert "characters received" in evidence(stalled)
+    assert classify(raised.value) == INFRA
+    line = transport_fault(raised.value, arrival(response, received), timeouts)
+    assert line is not None and line.startswith("no byte for 0.5 s (--read-timeout); HTTP 200, ")
+    assert "part 1" in line.split("the last to arrive: ")[1]
 
 
-@pytest.mark.parametrize("with_reset", [False, True], ids=["closed", "reset"])
-def test_a_connection_dropped_mid_stream_raises_stream_dropped_and_is_not_retried(
-    setup: Setup, with_reset: bool
+UNTERMINATED = "the connection closed before the chunked body's last chunk (never terminated)"
+
+
+@pytest.mark.parametrize(
+    ("with_reset", "says"),
+    [(False, (UNTERMINATED,)), (True, ("the connection was reset mid-answer", UNTERMINATED))],
+    ids=["closed", "reset"],
+)
+def test_a_connection_dropped_mid_stream_is_classified_by_how_and_is_not_retried(
+    setup: Setup, with_reset: bool, says: tuple[str, ...]
 ) -> None:
+    """A reset says so over plain TCP; under TLS it can reach the client as a bare end of data."""
+    parts: list[str] = []
     with (
         setup.serve(stream(drop_after=2, drop_with_reset=with_reset)) as server,
         setup.client() as client,
         client.stream("POST", server.url + CHAT_PATH, json={}) as response,
-        pytest.raises(StreamDropped) as raised,
+        pytest.raises(httpx.TransportError) as raised,
     ):
-        read_text(response)
-    assert raised.value.partial_text.count("data: ") == 2
+        parts.extend(response.iter_text())
+    assert "".join(parts).count("data: ") == 2
     assert len(server.hits) == 1
     assert classify(raised.value) == INFRA
+    line = str(transport_fault(raised.value, arrival(response, "".join(parts))))
+    assert line.startswith(says[0] + ";") or (setup.https and line.startswith(says[-1] + ";"))
 
 
-def test_a_stream_past_its_ceiling_is_cut_off(plain: Setup) -> None:
-    timeouts = Timeouts(read=2.0, stream=0.5)
+def test_a_body_short_of_its_content_length_says_so(plain: Setup) -> None:
+    short = Fault(body=chat_completion(), headers=(("Content-Type", "application/json"),), short_by=9)
+    with (
+        plain.serve(short) as server,
+        plain.client() as client,
+        client.stream("POST", server.url + CHAT_PATH, json={}) as response,
+        pytest.raises(httpx.RemoteProtocolError) as raised,
+    ):
+        response.read()
+    declared = len(chat_completion()) + 9
+    line = transport_fault(raised.value, arrival(response, ""))
+    assert str(line).startswith(f"the body ended short of its content-length ({declared} bytes); ")
+
+
+def test_a_stream_past_its_deadline_is_cut_off_by_the_guarded_transport(plain: Setup) -> None:
+    inner = guard.transport("httpx", guard.Limits(deadline=0.5))
     started = time.monotonic()
     with (
         plain.serve(stream(chunk_events(30), interval=0.1)) as server,
-        plain.client(timeouts=timeouts) as client,
+        httpx.Client(
+            transport=RetryTransport(inner, FAST), timeout=Timeouts(read=2.0).for_client()
+        ) as client,
         client.stream("POST", server.url + CHAT_PATH, json={}) as response,
-        pytest.raises(StreamStalled, match="ceiling") as raised,
+        pytest.raises(guard.DeadlineExceeded) as raised,
     ):
-        read_text(response, timeouts)
-    assert time.monotonic() - started < 5.0
-    assert 0 < raised.value.partial_text.count("data: ") < 31
+        read_text(response)
+    assert time.monotonic() - started < 2.0
+    assert 0 < raised.value.received < len(b"".join(chunk_events(30)))
+    assert classify(raised.value) == INFRA
+    assert str(transport_fault(raised.value)).startswith(
+        "the response ran past its 0.5 s deadline (--stream-timeout); no response; "
+    )
+
+
+def test_without_an_exception_that_says_so_nothing_is_a_transport_fault() -> None:
+    assert transport_fault(ValueError("bad fixture")) is None
+    assert transport_fault(httpx.UnsupportedProtocol("ftp")) is None
+    wrapped = openai.APIConnectionError(request=httpx2.Request("POST", "http://127.0.0.1/"))
+    assert transport_fault(wrapped) == (
+        "the SDK lost the connection; no response; APIConnectionError: Connection error."
+    )
 
 
 def test_a_malformed_event_is_read_whole_and_is_not_infra(plain: Setup) -> None:
@@ -547,7 +614,10 @@ def test_an_error_raised_while_handling_a_timeout_is_not_a_timeout() -> None:
             raise RuntimeError("wrapped") from timeout
     except RuntimeError as exc:
         assert classify(exc) == INFRA
-        assert evidence(exc) == "RuntimeError: wrapped <- ReadTimeout: slow"
+        assert (
+            evidence(exc)
+            == "no byte for --read-timeout; no response; RuntimeError: wrapped <- ReadTimeout: slow"
+        )
 
 
 def test_evidence_hides_the_project_id_and_withholds_credentials() -> None:

@@ -79,7 +79,7 @@ def document(*tests: dict[str, Any], **top: Any) -> dict[str, Any]:
         ),
         (
             document({"nodeid": "x", "outcome": "ok"}),
-            'baseline: $.tests[0].outcome: "ok" is not one of "pass", "fail" or 5 other candidates '
+            'baseline: $.tests[0].outcome: "ok" is not one of "pass", "fail" or 6 other candidates '
             "(see results.schema.json)",
         ),
         (
@@ -93,7 +93,7 @@ def document(*tests: dict[str, Any], **top: Any) -> dict[str, Any]:
         ),
         (
             document({"nodeid": "x", "outcome": "infra", "requirements": {"a": "infra"}}),
-            'baseline: $.tests[0].requirements.a: "infra" is not one of "pass", "fail" or 2 other '
+            'baseline: $.tests[0].requirements.a: "infra" is not one of "pass", "fail" or 3 other '
             "candidates (see results.schema.json)",
         ),
         (

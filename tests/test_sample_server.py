@@ -65,6 +65,14 @@ def test_plain_request_gets_the_json_sample_answering_with_the_requested_model(b
     assert response.json() == {**sample, "model": "google/x"}
 
 
+def test_an_error_sample_names_the_requested_model_and_keeps_its_bytes_otherwise(base_url: str) -> None:
+    response = httpx.post(base_url + CHAT, json={"model": "gemini-x.9", "messages": []}, headers=AUTH)
+    assert response.status_code == 404
+    sample = (SAMPLES / "reported/model_not_found.404.json").read_text()
+    assert response.text == sample.replace("models/gemini-2.5-flash", "models/gemini-x.9")
+    assert "models/gemini-x.9`" in response.json()["error"]["message"]
+
+
 def test_streamed_samples_answer_with_the_requested_model_in_every_chunk(base_url: str) -> None:
     body = {"model": "google/x", "stream": True, "tools": TOOLS}
     with httpx.stream("POST", base_url + CHAT, json=body, headers=AUTH) as response:

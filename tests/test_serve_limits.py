@@ -19,7 +19,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vertex_conformance.json_equality import MISSING, Why, differences
 from vertex_conformance.loopback import serve
 from vertex_conformance.paths import CASSETTES
-from vertex_conformance.replay_server import MAX_DEPTH, Recording, create_app, explain_miss, load_recordings
+from vertex_conformance.replay_server import (
+    MAX_DEPTH,
+    MAX_SHOWN_DIFFERENCES,
+    Recording,
+    create_app,
+    explain_miss,
+    load_recordings,
+)
 
 VERTEX = CASSETTES / "vertex"
 AUTH = {"Authorization": "Bearer test-token"}
@@ -147,6 +154,18 @@ def test_a_million_item_array_is_explained_in_bounded_time_while_a_small_request
     explanation = replies["large"].json()["error"]["message"]
     assert "$.messages: 1 items recorded, 1000000 in this request" in explanation
     assert finished["small"] < finished["large"] < started + 5
+
+
+def test_a_miss_names_at_most_the_cap_of_differences_and_counts_the_rest(
+    recordings: list[Recording], plain: dict[str, Any]
+) -> None:
+    # A near miss differs in a few places; a body differing in thousands must not be echoed back whole.
+    extra = {f"field_{index:05}": index for index in range(MAX_SHOWN_DIFFERENCES + 5000)}
+    message, metadata = explain_miss(recordings, "POST", CHAT, {**plain, **extra})
+    shown = metadata["body_difference"].split("; ")
+    assert len(shown) == MAX_SHOWN_DIFFERENCES + 1 and shown[-1] == "and 5000 more"
+    assert shown[0] == "$.field_00000: only in this request"
+    assert len(message) < 100 * MAX_SHOWN_DIFFERENCES
 
 
 def test_a_request_still_being_handled_never_delays_another(

@@ -6,6 +6,8 @@ import pytest
 
 from vertex_conformance.config import RunConfig
 from vertex_conformance.lanes import Call
+from vertex_conformance.recording import with_placeholders
+from vertex_conformance.replay_server import route_path
 from vertex_conformance.targets import endpoint_base_url, openapi_base_url, wire_model
 
 
@@ -106,3 +108,35 @@ def test_chat_url_tolerates_a_trailing_slash():
 @pytest.mark.parametrize("model", ["gemini-2.0-flash-001", "google/gemini-2.0-flash-001"])
 def test_wire_model_has_exactly_one_google_prefix(model):
     assert wire_model(live(model=model)) == "google/gemini-2.0-flash-001"
+
+
+@pytest.mark.parametrize("given", ["https://gw.example/proxy/vertex", "https://gw.example/proxy/vertex/"])
+def test_a_base_url_keeps_a_gateway_path_prefix_before_the_documented_path(given):
+    cfg = live(base_url=given)
+
+    assert cfg.base_url == "https://gw.example/proxy/vertex"
+    assert chat_url(openapi_base_url(cfg)) == (
+        "https://gw.example/proxy/vertex/v1/projects/my-proj/locations/us-central1/endpoints/openapi"
+        "/chat/completions"
+    )
+
+
+def test_a_gateway_prefix_that_ends_in_an_api_version_is_still_only_a_prefix():
+    cfg = live(base_url="https://gw.example/api/v1", api_version="v1beta1")
+
+    assert chat_url(openapi_base_url(cfg)) == (
+        "https://gw.example/api/v1/v1beta1/projects/my-proj/locations/us-central1/endpoints/openapi"
+        "/chat/completions"
+    )
+    assert with_placeholders(chat_url(openapi_base_url(cfg))) == (
+        "https://gw.example/v1beta1/projects/{PROJECT}/locations/{LOCATION}/endpoints/openapi/chat/completions"
+    )
+
+
+def test_cassettes_hold_the_documented_path_without_the_gateway_prefix():
+    prefixed = chat_url(endpoint_base_url(live(base_url="http://127.0.0.1:9/proxy/vertex", endpoint_id="42")))
+
+    assert with_placeholders(prefixed) == (
+        "http://127.0.0.1:9/v1/projects/{PROJECT}/locations/{LOCATION}/endpoints/{ENDPOINT}/chat/completions"
+    )
+    assert route_path(prefixed) == route_path(chat_url(endpoint_base_url(live(endpoint_id="42"))))

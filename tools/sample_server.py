@@ -13,6 +13,7 @@ shape, ``{"error": {"code", "message", "status"}}`` (both from ``vertex_conforma
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -30,6 +31,7 @@ from vertex_conformance.recording import SAMPLE_HEADER
 from vertex_conformance.stand_in import google_error, sse_events, unauthenticated
 
 API_VERSIONS = ("v1", "v1beta1")
+_NAMED_MODEL = re.compile(r"(models/)[A-Za-z0-9._-]+")  # a model as an error message names it
 CHAT_PATH = "/{version}/{resource:path}/chat/completions"  # .../projects/{p}/locations/{l}/endpoints/{e}
 
 
@@ -141,14 +143,18 @@ def choose_sample(body: dict[str, Any]) -> str:
 
 def echo_model(data: bytes, model: Any) -> bytes:
     """The sample with its ``model`` replaced by the requested one, as Vertex answers: the samples come
-    from several models, the suite asks for one. Self-deployed requests name no model and get the
-    sample as it is. Chunks keep their key order and compact form."""
+    from several models, the suite asks for one. An error sample's message names the requested model
+    where it names one (``models/<id>``), as Vertex's errors do. Self-deployed requests name no model
+    and get the sample as it is. Chunks keep their key order and compact form."""
     if not isinstance(model, str):
         return data
     if not data.lstrip().startswith(b"data:"):
         document = json.loads(data)
+        if isinstance(document, dict) and "error" in document:  # the sample's bytes, but for the model
+            bare = model.removeprefix("google/")
+            return _NAMED_MODEL.sub(lambda m: m.group(1) + bare, data.decode()).encode()
         if not (isinstance(document, dict) and "model" in document):
-            return data  # an error sample names no model
+            return data
         document["model"] = model
         return (json.dumps(document, indent=2) + "\n").encode()
     lines = []

@@ -2,8 +2,11 @@
 
 Vertex takes ``Authorization: Bearer <token>`` with what ``gcloud auth print-access-token``
 prints: Application Default Credentials, through google-auth. Tokens live about an hour, so a
-long run refreshes them ahead of expiry, and once more after a 401. Every failure to get a token
-becomes a one-line ``ConfigError`` that says what to do; no token ever appears in a message.
+long run refreshes them ahead of expiry, and once more after a 401 (``bearer_auth``: every lane's
+HTTP client, the SDK's too, so the SDK lanes refresh as the raw lane does). Every failure to get a
+token becomes a one-line ``ConfigError`` that says what to do; no token ever appears in a message.
+A 401 that outlasts that refresh (a static token, or credentials refused outright) would fail every
+later test the same way, so it ends the run with ``refusal``'s one line instead.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
+import httpx2
 
 from .config import ConfigError, RunConfig
 from .scrub import Kind, Scrubber
@@ -38,9 +42,16 @@ class TokenSource(Protocol):
         """The service account the tokens are for, when the source knows one (a secret too)."""
         ...
 
+    @property
+    def refreshable(self) -> bool:
+        """Whether ``invalidate`` can bring a different token (ADC can; a static token cannot)."""
+        ...
+
 
 class StaticToken:
     """A token given by the user (VERTEX_ACCESS_TOKEN): it cannot be refreshed, so a 401 surfaces."""
+
+    refreshable = False
 
     def __init__(self, value: str) -> None:
         self._value = value
@@ -65,6 +76,8 @@ class AdcToken:
     nothing. A lock serialises refreshes: the SDK lane and the raw lane (and xdist's threads)
     share one source and must not refresh it twice at once.
     """
+
+    refreshable = True
 
     def __init__(
         self,
@@ -167,6 +180,22 @@ class ScrubbedTokens:
     def account(self) -> str | None:
         return self._source.account()
 
+    @property
+    def refreshable(self) -> bool:
+        return bool(getattr(self._source, "refreshable", False))
+
+
+def refusal(source: TokenSource) -> str:
+    """The one line a live run stops with when a 401 outlasts the one refresh ``bearer_auth`` makes:
+    every later request would be refused the same way, and a run of such failures says nothing
+    about conformance."""
+    if source.refreshable:
+        return f"the credentials were refused (HTTP 401) even after a refresh: {ADC_HINT}"
+    return (
+        "the token was refused (HTTP 401); it may have expired: set a fresh VERTEX_ACCESS_TOKEN "
+        "(gcloud auth print-access-token) or unset it to use Application Default Credentials"
+    )
+
 
 def token_source(cfg: RunConfig, scrubber: Scrubber) -> TokenSource | None:
     """The source a run uses: none for replay (it needs no credentials), else the static token or
@@ -183,11 +212,12 @@ def check_credentials(source: TokenSource | None) -> None:
         source.token()
 
 
-class BearerAuth(httpx.Auth):
-    """httpx auth that sends the source's token and, after a 401, retries once with a fresh one.
+class _Bearer:
+    """Auth that sends the source's token and, after a 401, retries once with a fresh one.
 
     One retry at most: a second 401 goes back to the caller, who reports it. The retry is skipped
     when refreshing gave the same token back (a static token), since it would fail the same way.
+    The flow is the same for httpx and httpx2; each library insists on its own ``Auth`` class.
     """
 
     requires_request_body = False
@@ -196,7 +226,7 @@ class BearerAuth(httpx.Auth):
     def __init__(self, source: TokenSource) -> None:
         self._source = source
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def auth_flow(self, request: Any) -> Generator[Any, Any, None]:
         sent = self._source.token()
         _set_bearer(request, sent)
         response = yield request
@@ -208,7 +238,20 @@ class BearerAuth(httpx.Auth):
                 yield request
 
 
-def _set_bearer(request: httpx.Request, token: str) -> None:
+class BearerAuth(_Bearer, httpx.Auth):
+    """The bearer flow for httpx clients (the raw lane; the SDK before openai 3)."""
+
+
+class Httpx2BearerAuth(_Bearer, httpx2.Auth):
+    """The bearer flow for httpx2 clients (the SDK from openai 3 on)."""
+
+
+def bearer_auth(library: str, source: TokenSource) -> BearerAuth | Httpx2BearerAuth:
+    """The bearer auth for a client of ``library`` (``"httpx"`` or ``"httpx2"``)."""
+    return Httpx2BearerAuth(source) if library == "httpx2" else BearerAuth(source)
+
+
+def _set_bearer(request: Any, token: str) -> None:
     request.headers["Authorization"] = f"Bearer {token}"
 
 

@@ -21,7 +21,7 @@ COMPARISON_VERSION = 1
 
 PASS, FAIL, ERROR = Outcome.PASS, Outcome.FAIL, Outcome.ERROR
 KNOWN, UNEXPECTED = Outcome.KNOWN_DEVIATION, Outcome.UNEXPECTED_PASS
-INFRA, UNSUPPORTED = Outcome.INFRA, Outcome.UNSUPPORTED
+INFRA, UNSUPPORTED, NOT_APPLICABLE = Outcome.INFRA, Outcome.UNSUPPORTED, Outcome.NOT_APPLICABLE
 _HELD = (PASS, KNOWN)  # what a test may be in the baseline for its loss to count as a regression
 _BROKEN = (FAIL, ERROR)
 
@@ -206,12 +206,16 @@ def _requirement_category(was: Outcome | None, now: Outcome | None) -> str | Non
     newly evaluated requirement that holds)."""
     if was == now or (was is None and now == PASS):
         return None
+    if NOT_APPLICABLE in (was, now) and now not in _BROKEN:
+        return "other"  # evaluated nothing before or now: neither a fix nor a loss
     if now in _BROKEN or (now is None and was == PASS):
         return "regressions"  # a new failure, or a requirement that held and is no longer evaluated
     return _CHANGED_TO.get(now, "other")
 
 
 def _test_category(was: Outcome, now: Outcome) -> str:
+    if NOT_APPLICABLE in (was, now) and now not in _BROKEN:
+        return "other"
     if was in _HELD and now in _BROKEN:
         return "regressions"
     return _CHANGED_TO.get(now, "other")

@@ -1,10 +1,13 @@
 """The ``vertex-conformance`` command: list the requirements, and check captured traffic with them.
 
 ``check`` runs the very checks the suite runs, over response bodies and SSE streams saved to
-files, so a response seen in a log can be judged without replaying it. Exit status: 0 when every
-file conforms, 1 when any violates a requirement, 2 for input that cannot be checked at all or
-bad usage (always one line on stderr, never a traceback). ``diff`` compares two runs' reports
-(0: no regression, 1: a regression, 2: unreadable), ``matrix`` renders a report as an HTML page.
+files, so a response seen in a log can be judged without replaying it: every check the answer
+alone allows, the request-aware ones with ``--request``, and the known deviations of an
+expectations file excused (shown as known). Exit status: 0 when every file conforms, 1 when any
+violates a requirement, 2 for input that cannot be checked at all or bad usage (always one line
+on stderr, never a traceback). ``diff`` compares two runs' reports (0: no regression, 1: a
+regression, 2: unreadable), ``matrix`` renders a report as an HTML page, ``expectations update``
+removes the entries a run no longer needed from an expectations file.
 """
 
 from __future__ import annotations
@@ -13,17 +16,22 @@ import argparse
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import schemas
+from . import expectations, schemas
 from .capture import UnreadableInput, kind_of, read_capture, read_request
-from .checks import evaluate, failures
-from .exchange import WireRequest
+from .checks import CHECKS, Context, evaluate, failures
+from .config import ConfigError
+from .exchange import Exchange, WireRequest
+from .expectations import Expectation
 from .findings import Finding
+from .paths import EXPECTATIONS, ROOT, shown
 from .requirements import all_requirements
+from .vocabulary import Profile
 
 PROG = "vertex-conformance"
 EXIT_OK, EXIT_VIOLATION, EXIT_UNREADABLE = 0, 1, 2
@@ -69,20 +77,27 @@ class _Parser(argparse.ArgumentParser):
 
 @dataclass
 class FileReport:
-    """The verdict on one checked file."""
+    """The verdict on one checked file: every finding, split into violations and the known
+    deviations an expectation excused, and the checks that did not run for want of the request."""
 
     file: str
     kind: str
-    results: dict[str, list[Finding]]
+    results: dict[str, list[Finding] | None]  # None: the check applied but had nothing to judge
     observations: dict[str, Any]
+    known: dict[Finding, Expectation] = field(default_factory=dict)
+    needs_request: list[str] = field(default_factory=list)
 
     @property
     def violations(self) -> list[Finding]:
-        return failures(self.results)
+        return [f for f in failures(self.results) if f not in self.known]
 
     @property
     def conforms(self) -> bool:
         return not self.violations
+
+    @property
+    def held(self) -> int:
+        return sum(1 for findings in self.results.values() if findings == [])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,26 +106,82 @@ class FileReport:
             "conforms": self.conforms,
             "requirements_evaluated": sorted(self.results),
             "violations": [f.to_dict() for f in self.violations],
+            "known_deviations": [{**f.to_dict(), **e.to_dict()} for f, e in sorted(self.known.items())],
+            "needs_request": self.needs_request,
             "observations": self.observations,
         }
 
     def lines(self) -> list[str]:
-        """The text report: one line per violation, per observation, then the summary."""
+        """The text report: one line per violation, per known deviation, per observation, then the
+        summary, and what was skipped for want of the request."""
         out = [f"{self.file}: {finding}" for finding in self.violations]
+        out += [f"{self.file}: known deviation {f}{_entry_line(e)}" for f, e in sorted(self.known.items())]
         for key, value in self.observations.items():
             out.append(f"{self.file}: {_OBSERVATION_LABELS.get(key, key)}: {value}")
+        known = f", {len(self.known)} known deviation(s)" if self.known else ""
         if self.conforms:
-            out.append(f"{self.file}: ok ({len(self.results)} requirements held)")
+            out.append(f"{self.file}: ok ({self.held} requirements held{known})")
         else:
-            out.append(f"{self.file}: {len(self.violations)} violation(s)")
+            out.append(f"{self.file}: {len(self.violations)} violation(s){known}")
+        if self.needs_request:
+            areas = Counter(rid.split(".")[0] for rid in self.needs_request)
+            skipped = ", ".join(f"{area} {count}" for area, count in sorted(areas.items()))
+            out.append(
+                f"{self.file}: {len(self.needs_request)} checks need the request: pass --request "
+                f"(skipped: {skipped}; --json names them)"
+            )
         return out
 
 
-def check_file(path: Path, profile: str, request: WireRequest | None = None) -> FileReport:
-    """Check one captured file; raises ``UnreadableInput`` when there is nothing to check."""
+def _entry_line(entry: Expectation) -> str:
+    return f" (expected: line {entry.line})" if entry.line else " (expected)"
+
+
+class _RequestWatch(Context):
+    """A context without a request that notes whether a check's ``applies`` asked for it."""
+
+    asked = False
+
+    @property
+    def request(self) -> Any:
+        self.asked = True
+        return None
+
+
+def needs_request(exchange: Exchange, profile: Profile) -> list[str]:
+    """The checks that did not apply to ``exchange`` and asked for the request to decide: with
+    ``--request`` they could run. A check that applies without it (image bytes, tool-call arguments
+    being JSON) is not among them: it ran."""
+    ctx = _RequestWatch(exchange, profile)
+    needed = []
+    for registered in CHECKS:
+        ctx.asked = False
+        if not registered.applies(ctx) and ctx.asked:
+            needed.append(registered.requirement.id)
+    return sorted(set(needed))
+
+
+def check_file(
+    path: Path,
+    profile: str,
+    request: WireRequest | None = None,
+    listed: list[Expectation] | None = None,
+) -> FileReport:
+    """Check one captured file; raises ``UnreadableInput`` when there is nothing to check.
+    ``listed``: the expectations whose known deviations are excused. A capture has no form, lane or
+    test id, so only an entry's profile and streamed filters (and its paths and message) apply."""
     exchange = read_capture(path, request)
-    results, observations = evaluate(exchange, profile)
-    return FileReport(str(path), kind_of(exchange), results, observations)
+    results, observations = evaluate(exchange, Profile(profile))
+    facts = {"profile": profile, "streamed": exchange.streamed}
+    known = {}
+    for rid, findings in results.items():
+        covering = [e for e in listed or [] if e.covers(rid, facts)]
+        for finding in findings or []:
+            entry = expectations.excusing(finding, covering)
+            if entry is not None:
+                known[finding] = entry
+    skipped = needs_request(exchange, Profile(profile)) if request is None else []
+    return FileReport(str(path), kind_of(exchange), results, observations, known, skipped)
 
 
 def _error(message: str) -> None:
@@ -134,21 +205,26 @@ def _requirements(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     request = None
-    if args.request is not None:
-        try:
+    try:
+        if args.request is not None:
             request = read_request(Path(args.request))
-        except UnreadableInput as exc:
-            _error(str(exc))
-            return EXIT_UNREADABLE
+        listed = _expectations_file(Path(args.expectations))
+    except (UnreadableInput, ConfigError) as exc:
+        _error(str(exc))
+        return EXIT_UNREADABLE
     reports, unreadable = [], False
     for name in args.files:
         try:
-            reports.append(check_file(Path(name), args.profile, request))
+            reports.append(check_file(Path(name), args.profile, request, listed))
         except UnreadableInput as exc:
             _error(str(exc))
             unreadable = True
     if args.json:
-        document = {"profile": args.profile, "files": [r.to_dict() for r in reports]}
+        document = {
+            "profile": args.profile,
+            "expectations": shown(Path(args.expectations)),
+            "files": [r.to_dict() for r in reports],
+        }
         print(json.dumps(document, indent=2, ensure_ascii=False))
     else:
         for report in reports:
@@ -156,6 +232,14 @@ def _check(args: argparse.Namespace) -> int:
     if unreadable:
         return EXIT_UNREADABLE
     return EXIT_OK if all(r.conforms for r in reports) else EXIT_VIOLATION
+
+
+def _expectations_file(path: Path) -> list[Expectation]:
+    """The entries of an expectations file ``check`` was given; one that is not there is a typo
+    (``/dev/null``: none), unlike the suite's default file that a target may lack."""
+    if not path.exists():
+        raise ConfigError(f"expectations file {path}: no such file")
+    return expectations.load(path)
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -186,6 +270,90 @@ def _matrix(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _merge(args: argparse.Namespace) -> int:
+    from . import matrix, merge, report, results
+    from .atomic import write_text
+
+    try:
+        shards = [(str(path), results.load(Path(path))) for path in args.shards]
+        merged = merge.merge(shards)
+        junit = [
+            Path(p).parent / "junit.xml" for p in args.shards if (Path(p).parent / "junit.xml").is_file()
+        ]
+        out = Path(args.output)
+        report.write(out / "results.json", merged.to_dict())
+        matrix.write(out / "index.html", merged)
+        if junit:
+            write_text(out / "junit.xml", merge.merge_junit(junit))
+    except (results.UnreadableResults, merge.ShardMismatch) as exc:
+        _error(str(exc))
+        return EXIT_UNREADABLE
+    except OSError as exc:
+        _error(f"{args.output}: cannot write: {exc}")
+        return EXIT_UNREADABLE
+    print(f"{out}: {len(merged.tests)} tests from {len(shards)} shards ({len(junit)} junit files)")
+    return EXIT_VIOLATION if merged.summary["fail"] + merged.summary["error"] else EXIT_OK
+
+
+def _durations(args: argparse.Namespace) -> int:
+    from . import merge, results
+    from .atomic import write_text
+
+    try:
+        timings = merge.durations(results.load(Path(args.results)))
+        write_text(Path(args.output), json.dumps(timings, indent=1, sort_keys=True) + "\n")
+    except results.UnreadableResults as exc:
+        _error(str(exc))
+        return EXIT_UNREADABLE
+    except OSError as exc:
+        _error(f"{args.output}: cannot write: {exc}")
+        return EXIT_UNREADABLE
+    print(f"{args.output}: {len(timings)} durations")
+    return EXIT_OK
+
+
+def _expectations_update(args: argparse.Namespace) -> int:
+    from . import atomic, expectations_update, results  # here: `check` reads no report
+
+    try:
+        document = results.load(Path(args.results))
+    except results.UnreadableResults as exc:
+        _error(str(exc))
+        return EXIT_UNREADABLE
+    if document.incomplete is not None:
+        _error(
+            f"{args.results}: the run is incomplete ({document.incomplete.reason}); the entries of the "
+            "tests it never ran would look stale: update from a complete run"
+        )
+        return EXIT_UNREADABLE
+    used = document.run.get("expectations")
+    if args.file is None and not used:
+        _error(f"{args.results}: the run names no expectations file: pass --file")
+        return EXIT_UNREADABLE
+    path = Path(args.file) if args.file else ROOT / str(used)  # a report names it relative to the checkout
+    try:
+        entries = _expectations_file(path)
+        changes = expectations_update.plan(entries, document.tests)
+        removed = {c.entry.line for c in changes if c.removed and c.entry.line}
+        if removed:
+            atomic.write_text(path, expectations_update.without(path.read_text(encoding="utf-8"), removed))
+    except ConfigError as exc:
+        _error(str(exc))
+        return EXIT_UNREADABLE
+    except OSError as exc:
+        _error(f"{path}: cannot rewrite: {exc.strerror or exc}")
+        return EXIT_UNREADABLE
+    for change in changes:
+        print(f"{shown(path)}: {change}")
+    summary = (
+        f"{len(removed)} {'entry' if len(removed) == 1 else 'entries'} removed, "
+        if removed
+        else "up to date: "
+    )
+    print(f"{shown(path)}: {summary}{len(entries) - len(removed)} kept")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -213,7 +381,15 @@ def build_parser() -> argparse.ArgumentParser:
     checking.add_argument(
         "--request",
         metavar="REQUEST.json",
-        help="the request body that was sent, for request-aware checks (model echo)",
+        help="the request body that was sent, for the checks that need it (model echo, tool schemas, "
+        "thinking, structured output); without it they are listed as skipped",
+    )
+    checking.add_argument(
+        "--expectations",
+        metavar="FILE",
+        default=str(EXPECTATIONS / "gemini.yaml"),
+        help="known deviations to show as known, not as violations (default: expectations/gemini.yaml; "
+        "/dev/null: none)",
     )
     checking.add_argument("--json", action="store_true", help="print one JSON document")
     checking.add_argument("files", nargs="+", metavar="FILE")
@@ -247,6 +423,50 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", default="reports/index.html", help="the page to write (default: reports/index.html)"
     )
     page.set_defaults(run=_matrix)
+
+    joining = commands.add_parser(
+        "merge",
+        help="join shard reports into one results.json, junit.xml and page",
+        description="Join shard reports (pytest-split's --splits M --group K) into the report of the "
+        "whole run. Shards of different configurations, SDK versions or overlapping tests are refused. "
+        "Each shard's junit.xml beside its results.json is joined too. "
+        "Exit 0: merged, every test held; 1: merged, a test failed; 2: unreadable or mismatched shards.",
+    )
+    joining.add_argument("shards", nargs="+", metavar="RESULTS.json", help="each shard's report")
+    joining.add_argument("-o", "--output", required=True, metavar="DIR", help="where the merged reports go")
+    joining.set_defaults(run=_merge)
+
+    timing = commands.add_parser(
+        "durations",
+        help="write a run's test durations for pytest-split's shards",
+        description="Write each test's duration from a results.json as pytest-split's durations file "
+        "(pass it with --durations-path). Exit 0: written; 2: unreadable input or output.",
+    )
+    timing.add_argument("results", metavar="RESULTS.json", help="an earlier run's report")
+    timing.add_argument(
+        "-o", "--output", default=".test_durations", help="the file (default .test_durations)"
+    )
+    timing.set_defaults(run=_durations)
+
+    listed = commands.add_parser(
+        "expectations",
+        help="remove what a run no longer needed from an expectations file",
+        description="Maintain an expectations file (known deviations) from a run's results.json.",
+    )
+    actions = listed.add_subparsers(dest="action", required=True, metavar="ACTION")
+    update = actions.add_parser(
+        "update",
+        help="remove stale entries and those that only passed unexpectedly; report the rest",
+        description="Rewrite the expectations file a run used: remove the entries its tests no longer "
+        "needed (stale, or passing unexpectedly wherever they apply), keep every other entry as written, "
+        "and print each change. Nothing is added. "
+        "Exit 0: done (or nothing to do); 2: unreadable input, an incomplete run, an unwritable file.",
+    )
+    update.add_argument("results", metavar="RESULTS.json", help="the report of a complete run")
+    update.add_argument(
+        "--file", metavar="FILE", help="the expectations file to rewrite (default: the one the run used)"
+    )
+    update.set_defaults(run=_expectations_update)
 
     commands.add_parser("serve", help=SERVE_HELP, deferred=_serve_parser)
     return parser

@@ -10,15 +10,17 @@ from typing import Any
 import orjson
 import pytest
 
-from . import baseline, lanes, matrix, report, stash
+from . import baseline, expectations, lanes, matrix, report, stash
 from . import results as results_file
 from .config import RunConfig
+from .grouping import causes
 from .paths import shown
 from .results import Incomplete, Results, Selection, TestRecord, UnreadableResults
 from .scrub import Scrubber
 from .vocabulary import Outcome
 
 _ERROR_CHARS = 500  # of pytest's last line, for a test that broke outside the judge
+_CAUSES_SHOWN = 10  # causes of failure the console lists; results.json and the page hold them all
 
 
 @pytest.hookimpl(wrapper=True)
@@ -34,6 +36,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     draft = item.stash.get(stash.RESULT, None)
     if draft is not None and (rep.when == "call" or (rep.when == "setup" and not rep.passed)):
         rep.user_properties.append((stash.RECORD_KEY, scrubber.scrub(orjson.dumps(draft.to_dict()).decode())))
+    if draft is not None and draft.record is not None and rep.when == "teardown":
+        # junit.xml writes the properties of a test's last report: there, the requirements that had
+        # nothing to evaluate, so a CI's test view shows them too
+        verdicts = draft.record.requirements or {}
+        idle = [rid for rid, verdict in verdicts.items() if verdict is Outcome.NOT_APPLICABLE]
+        if idle:
+            rep.user_properties.append((Outcome.NOT_APPLICABLE.value, " ".join(idle)))
     _scrub_report(rep, scrubber)
     return rep
 
@@ -145,12 +154,18 @@ class ResultCollector:
         if hasattr(self.config, "workerinput"):
             return  # an xdist worker: the controller writes the report
         incomplete = self._incomplete(session)
+        records = tuple(self.tests.values())
+        listed = self.config.stash.get(stash.EXPECTATIONS, [])
         results = Results(
             run=self.cfg.describe(),
             versions=report.versions(lanes.http_library()),
-            tests=tuple(self.tests.values()),
+            tests=records,
             selection=self._selection(),
             incomplete=incomplete,
+            stale=tuple(
+                {"requirement": e.requirement, **e.to_dict(), "file": shown(self.cfg.expectations)}
+                for e in expectations.stale(listed, records)
+            ),
         )
         directory, path = Path(self.cfg.report_dir), self.cfg.baseline
         comparison, problem = None, None
@@ -199,6 +214,25 @@ class ResultCollector:
             f"vertex-conformance: {line or 'no conformance tests'}; "
             f"report: {Path(self.cfg.report_dir) / 'results.json'}"
         )
+        found = causes(self.tests.values())
+        if found:
+            terminalreporter.write_line("failures by cause (most tests first):")
+        for cause in found[:_CAUSES_SHOWN]:
+            where = f"[{cause.requirement}]" if cause.requirement else f"({cause.outcome})"
+            terminalreporter.write_line(
+                f"  {cause.tests} test{'s' if cause.tests != 1 else ''} {where} {cause.example[:160]}"
+                f"  e.g. {cause.examples[0]}"
+            )
+        if len(found) > _CAUSES_SHOWN:
+            terminalreporter.write_line(f"  … {len(found) - _CAUSES_SHOWN} more causes in results.json")
+        listed = self.config.stash.get(stash.EXPECTATIONS, [])
+        unused = expectations.stale(listed, self.tests.values())
+        if unused:
+            where = ", ".join(f"line {e.line} [{e.requirement}]" for e in unused)
+            terminalreporter.write_line(
+                f"stale expectations in {shown(self.cfg.expectations)} (they excused nothing here): {where}; "
+                "`vertex-conformance expectations update` removes them"
+            )
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """The verdict, after pytest's own summary line: what a reader of a CI log sees last."""

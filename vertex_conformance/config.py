@@ -59,8 +59,10 @@ class RunConfig:
     project_number: str | None = None  # only to keep it out of reports: errors may name the number
     location: str = "us-central1"
     api_version: str = "v1"
-    model: str = "gemini-2.5-flash"  # thinks, calls tools, reads images: every chat form can run on it
-    image_model: str = "gemini-3-pro-image-preview"  # the image-output form's model (the seed's sample)
+    # Current models (stable/GA since May 2026); Vertex announced the Gemini 2.5 models, the old default
+    # gemini-2.5-flash among them, for discontinuation no earlier than 2026-10-16.
+    model: str = "gemini-3.5-flash"  # thinks, calls tools, reads images: every chat form can run on it
+    image_model: str = "gemini-3-pro-image"  # the image-output form's model (GA; replaced the preview)
     endpoint_id: str | None = None
     base_url: str | None = None
     profile: Profile = Profile.VERTEX
@@ -73,6 +75,7 @@ class RunConfig:
     stream_timeout: float = 300.0  # a whole stream
     max_attempts: int = 4  # per request, on 429/502/503/504 and resets
     max_retry_wait: float = 30.0  # all retry waits of one request together
+    max_response_bytes: int = 32 * 1024 * 1024  # an answer's decoded size; past it: infra, read no further
     max_output_tokens: int = 2048  # the max_tokens every case asks for (not the image form)
     max_total_tokens: int | None = None  # live/record: stop sending once this many tokens are spent
     max_cassette_age: float | None = None  # replay: days; older cassettes fail cassette.fresh
@@ -144,10 +147,10 @@ def _model_id(value: str, option: str, env: str) -> str:
     """A bare Gemini model id (a ``google/`` prefix is accepted and dropped)."""
     model = value.strip().removeprefix(_MODEL_PREFIX)
     if not model:
-        raise ConfigError(f"the model id is empty: pass {option} or set {env}, e.g. gemini-2.5-flash")
+        raise ConfigError(f"the model id is empty: pass {option} or set {env}, e.g. gemini-3.5-flash")
     if "/" in model or any(c.isspace() for c in model):
         raise ConfigError(
-            f"model {value!r} is not a Gemini model id: pass a bare id like gemini-2.5-flash to {option} "
+            f"model {value!r} is not a Gemini model id: pass a bare id like gemini-3.5-flash to {option} "
             "(the suite sends it as google/<id>)"
         )
     return model
@@ -236,6 +239,7 @@ _LIMITS = (
     ("stream_timeout", "--stream-timeout", False, False, False),
     ("max_attempts", "--max-attempts", True, False, False),
     ("max_retry_wait", "--max-retry-wait", False, True, False),
+    ("max_response_bytes", "--max-response-bytes", True, False, False),
     ("max_output_tokens", "--max-output-tokens", True, False, False),
     ("max_total_tokens", "--max-total-tokens", True, False, True),
     ("max_cassette_age", "--max-cassette-age", False, True, True),
@@ -282,8 +286,10 @@ def _segment(what: str, value: str, option: str, env: str) -> None:
 
 
 def _checked_base_url(raw: str) -> str:
-    """Accept only ``http(s)://host[:port]``: the suite appends the documented path itself."""
-    hint = "pass --base-url (or set VERTEX_BASE_URL) as http(s)://host[:port], without a path or query"
+    """Accept ``http(s)://host[:port][/prefix]``: the suite appends the documented path itself, after
+    the prefix a gateway serves Vertex under (``https://gw.example/proxy/vertex``). A base URL that
+    already holds the documented path would double it, so it is refused with what to pass instead."""
+    hint = "pass --base-url (or set VERTEX_BASE_URL) as http(s)://host[:port][/path-prefix], without a query"
     try:
         parts = urlsplit(raw.strip())
         port_ok = parts.port is None or parts.port > 0
@@ -293,6 +299,12 @@ def _checked_base_url(raw: str) -> str:
         raise ConfigError(f"base URL {raw!r} needs an http or https scheme and a host: {hint}")
     if parts.username is not None or parts.password is not None:
         raise ConfigError(f"base URL for host {parts.hostname!r} carries credentials: {hint}")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ConfigError(f"base URL {raw!r} has a path, query or fragment: {hint}")
-    return f"{parts.scheme}://{parts.netloc}"
+    if parts.query or parts.fragment or any(c.isspace() for c in parts.path):
+        raise ConfigError(f"base URL {raw!r} has a query, fragment or space: {hint}")
+    prefix = parts.path.rstrip("/")
+    if re.search(r"/projects/|/chat/completions/", prefix + "/"):
+        raise ConfigError(
+            f"base URL {raw!r} already holds the documented path (/projects/…, /chat/completions), "
+            f"which the suite appends itself: {hint}"
+        )
+    return f"{parts.scheme}://{parts.netloc}{prefix}"

@@ -19,10 +19,10 @@ import orjson
 import pytest
 from vcr.errors import CannotOverwriteExistingCassetteException
 
-from . import evidence, lanes, recording, resilience, shapes, stash, targets
+from . import auth, evidence, lanes, recording, resilience, shapes, stash, targets
 from .assembly import assemble
 from .budget import token_counts
-from .config import RunConfig
+from .config import ConfigError, RunConfig
 from .exchange import Exchange
 from .findings import Finding
 from .judge import Case, judge
@@ -31,6 +31,8 @@ from .requirements import CASSETTE_ALL_PLAYED, CASSETTE_FRESH, SNAPSHOT_SHAPE
 from .results import TestRecord
 from .scrub import Scrubber
 from .vocabulary import Mode, Outcome, Target, lane
+
+_WHY_CHARS = 800  # of a transport fault's line: the fault, what arrived, the exceptions, the attempts
 
 
 @dataclass
@@ -128,6 +130,7 @@ class Conformance:
             parse_with=parse_with,
             timeouts=self.config.timeouts(),
             retry=self.config.retry_policy(),
+            max_response_bytes=self.config.max_response_bytes,
         )
 
     # sending
@@ -151,9 +154,12 @@ class Conformance:
         self.facts["cassette"].update(source=meta.get("source"), recorded_at=meta.get("recorded_at"))
 
     def send(self, lane_id: str, call: lanes.Call) -> Exchange:
-        """Send ``call`` in the lane ``lane_id``. A request the cassette does not hold, a transport
-        failure, a rate limit or server error that outlasted the retries, or a stream that stalled or
-        dropped ends the test here with a named outcome (error or infra) instead of a traceback."""
+        """Send ``call`` in the lane ``lane_id``. A request the cassette does not hold, an answer
+        that did not arrive whole (``lanes.TransportError``: the one classification every lane
+        shares), or a rate limit or server error that outlasted the retries ends the test here with
+        a named outcome (error or infra) instead of a traceback. Credentials the server refuses
+        after the one refresh, or a refresh that fails, end the whole run: every later test would
+        fail the same way and say nothing about conformance."""
         chosen = lane(lane_id)
         self.facts["lane"] = self.facts.get("lane") or chosen.id
         self._require_cassette()
@@ -166,8 +172,11 @@ class Conformance:
             )
         try:
             exchange = chosen.send(call, self.tokens)
+        except ConfigError as exc:  # a credential refresh failed; auth.ScrubbedTokens scrubbed the line
+            self._stop(str(exc))
         except (CannotOverwriteExistingCassetteException, lanes.TransportError, httpx.HTTPError) as exc:
-            message = str(exc).strip().splitlines()[0][:400] if str(exc).strip() else type(exc).__name__
+            text = str(exc).strip()
+            message = text.splitlines()[0][:_WHY_CHARS] if text else type(exc).__name__
             if self.config.mode is Mode.REPLAY:
                 self._end(
                     Outcome.ERROR,
@@ -177,8 +186,8 @@ class Conformance:
                 )
             self._end(Outcome.INFRA, message)
         budget.spend(self._account(exchange))
-        if "interrupted" in exchange.notes:
-            self._end(Outcome.INFRA, exchange.notes["interrupted"])
+        if exchange.status == httpx.codes.UNAUTHORIZED and self.tokens is not None:
+            self._stop(f"{auth.refusal(self.tokens)} ({resilience.evidence(exchange, self.scrubber)})")
         if resilience.classify(exchange):
             attempts = exchange.notes.get("attempts")
             self._end(
@@ -186,6 +195,13 @@ class Conformance:
                 resilience.evidence(exchange, self.scrubber) + (f" ({attempts})" if attempts else ""),
             )
         return exchange
+
+    def _stop(self, why: str) -> NoReturn:
+        """End the run after this test (infra): the collector writes the reports as incomplete,
+        exit 2, and the run's last line gives ``why``."""
+        line = self.scrubber.scrub(" ".join(why.split()))
+        self.request.session.shouldstop = line
+        self._end(Outcome.INFRA, line)
 
     def _end(self, outcome: Outcome, why: str, shown: str | None = None) -> NoReturn:
         """End the test before any verdict: unsupported (a skip), infra or error (a failure)."""
@@ -244,9 +260,7 @@ class Conformance:
             outcome=verdict.outcome,
             requirements=verdict.requirements,
             findings=verdict.findings,
-            expectations={
-                rid: {"reason": e.reason, "link": e.link} for rid, e in sorted(verdict.applied.items())
-            },
+            expectations={rid: e.to_dict() for rid, e in sorted(verdict.applied.items())},
             observations=verdict.observations,
             status=[e.status for e in exchanges] if len(exchanges) > 1 else exchanges[0].status,
             evidence=excerpts if len(excerpts) > 1 else excerpts[0],

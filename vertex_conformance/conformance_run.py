@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from . import auth, expectations, recording, stash
+from . import auth, expectations, preflight, recording, stash
 from .budget import TokenBudget
 from .collector import ResultCollector, pytest_runtest_makereport  # noqa: F401  (a hook pytest finds here)
 from .config import ConfigError, RunConfig
@@ -30,8 +30,9 @@ from .vocabulary import ALL_FORMS, LANES, Mode, UnknownWord, choose
 
 def start(config: pytest.Config) -> None:
     """Take charge of a conformance run: validate every option (a bad one stops the run here, before
-    any test, with one line), find credentials, load the expectations, set the cassette mode, and
-    register this module's hooks and fixtures and the collector of the reports."""
+    any test, with one line), find credentials, load the expectations, ask the target once (live and
+    record: ``preflight``), set the cassette mode, and register this module's hooks and fixtures and
+    the collector of the reports."""
     options = {name: config.getoption(name) for name in OPTIONS}
     try:
         cfg = RunConfig.from_sources(options, os.environ)
@@ -40,6 +41,8 @@ def start(config: pytest.Config) -> None:
         if tokens is not None:
             auth.check_credentials(tokens)
         config.stash[stash.EXPECTATIONS] = expectations.load(cfg.expectations)
+        if not hasattr(config, "workerinput"):  # once per run, before any worker starts
+            preflight.check(cfg, tokens, scrubber)
     except ConfigError as exc:
         raise pytest.UsageError(f"vertex-conformance: {exc}") from None
     config.stash[stash.CONFIG] = cfg
@@ -116,6 +119,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.gate)
         if cfg.mode.cassettes:
             item.add_marker(pytest.mark.vcr)
+    try:  # an expectation's `tests` filter that names no collected test excuses nothing: stop here
+        listed = config.stash[stash.EXPECTATIONS]
+        expectations.check_collected(cfg.expectations, listed, [i.nodeid for i in items], config.args)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"vertex-conformance: {exc}") from None
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -135,7 +143,12 @@ def token_source(pytestconfig: pytest.Config, run_config: RunConfig) -> auth.Tok
 @pytest.fixture
 def vcr_config(pytestconfig: pytest.Config, run_config: RunConfig) -> dict[str, Any]:
     """pytest-recording's configuration hook: our filters, matchers and serializer."""
-    return recording.vcr_config(secrets=pytestconfig.stash[stash.SCRUBBER])
+    options = recording.vcr_config(secrets=pytestconfig.stash[stash.SCRUBBER])
+    if run_config.mode is Mode.RECORD:
+        # A re-recording replaces the cassette with what this test sent now (an interaction it no longer
+        # sends is dropped, not kept beside the new one); the old file stays until the new one is whole.
+        options["drop_unused_requests"] = True
+    return options
 
 
 @pytest.fixture(scope="module")

@@ -19,13 +19,59 @@ import orjson
 
 from .sse import Event, SSEStream, parse_sse
 
-# What counts as JSON here is RFC 8259, as orjson reads it: json.loads also takes NaN, Infinity
-# and lone surrogates, which no JSON document may hold, so a strict client would reject an answer
-# json.loads passes; a number too large for a double is refused too. orjson is also about twice
-# as fast, and a long stream is mostly parsing. One difference is looser: an integer beyond 64 bits
-# comes back as a float (no answer carries one). Raises ValueError (orjson.JSONDecodeError is one)
-# for text that is not JSON.
-parse_json = orjson.loads
+# JSON nested deeper than this is refused as a client would refuse it: RFC 8259 section 9 lets a
+# parser limit nesting, and serde_json (the Rust clients' parser) stops at 128 by default. Below it
+# every check is safe: jsonschema-rs cannot report an error about 255 levels deep, and Python's
+# recursion limit is near 1,000 frames. The answers go 8 levels deep.
+MAX_DEPTH = 128
+
+
+def parse_json(text: str) -> Any:
+    """``text`` as JSON, or ValueError (orjson.JSONDecodeError is one) saying why it is not.
+
+    What counts as JSON here is RFC 8259, as orjson reads it: json.loads also takes NaN, Infinity
+    and lone surrogates, which no JSON document may hold, so a strict client would reject an answer
+    json.loads passes; a number too large for a double is refused too. orjson is also about twice
+    as fast, and a long stream is mostly parsing. One difference is looser: an integer beyond 64 bits
+    comes back as a float (no answer carries one). Nesting beyond ``MAX_DEPTH`` is refused too.
+    """
+    value = orjson.loads(text)
+    # A document cannot nest deeper than it has brackets: counting them (in C) spares the walk
+    # for nearly every chunk of a stream.
+    if text.count("[") + text.count("{") > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
+        raise ValueError(
+            f"nested more than {MAX_DEPTH} arrays and objects deep, beyond what clients parse "
+            "(serde_json's default limit)"
+        )
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests more than ``limit`` arrays and objects deep: level by level, without
+    recursion (which deep input would exhaust), stopping once past the limit."""
+    level, depth = [value], 0
+    while level := [v for v in level if isinstance(v, dict | list)]:
+        depth += 1
+        if depth > limit:
+            return True
+        level = [child for v in level for child in (v.values() if isinstance(v, dict) else v)]
+    return False
+
+
+def decode_utf8(data: bytes) -> tuple[str, str | None]:
+    """``data`` as a client decodes it, and why it is not UTF-8 (``None`` when it is).
+
+    Both text/event-stream (WHATWG HTML: "always UTF-8") and JSON (RFC 8259 section 8.1) are UTF-8
+    whatever a charset parameter says, and a client replaces each invalid sequence with U+FFFD, so
+    the checks judge that text; the reason keeps the bad bytes a finding of their own, since a
+    U+FFFD on the wire and one made by the decoder look alike afterwards.
+    """
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start : exc.end]
+        why = f"byte {exc.start} is not UTF-8 ({exc.reason}: {bad.hex(' ')})"
+        return data.decode("utf-8", "replace"), why
 
 
 @contextmanager
@@ -77,6 +123,7 @@ class Exchange:
     lane: str = "httpx"
     sdk_view: Any = None  # what the SDK's typed objects held, dumped to JSON (SDK lane only)
     notes: dict[str, Any] = field(default_factory=dict)
+    undecodable: str | None = None  # why the answer's bytes were not UTF-8 (see ``decode_utf8``)
 
     @property
     def streamed(self) -> bool:
@@ -87,17 +134,22 @@ class Exchange:
         return self.headers.get("content-type", "")
 
     @cached_property
-    def _parsed_body(self) -> tuple[bool, Any]:
+    def _parsed_body(self) -> tuple[str | None, Any]:
         if self.body_text is None:
-            return False, None
+            return "there is no body", None
         try:
-            return True, parse_json(self.body_text)
-        except ValueError:
-            return False, None
+            return None, parse_json(self.body_text)
+        except ValueError as exc:
+            return str(exc), None
 
     @property
     def body_is_json(self) -> bool:
         """Whether the non-streamed body parsed as JSON (``null`` included)."""
+        return self._parsed_body[0] is None
+
+    @property
+    def body_error(self) -> str | None:
+        """Why the non-streamed body is not JSON (``None`` when it is)."""
         return self._parsed_body[0]
 
     @property

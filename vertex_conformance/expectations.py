@@ -2,28 +2,46 @@
 
 ``expectations/<target>.yaml`` lists requirements a target is known to break, each with the reason
 and a link to the evidence, optionally narrowed to forms, lanes, profiles, stream on/off and test
-ids (substrings of the nodeid). A listed requirement that fails is a known deviation; a listed one
-that holds is an unexpected pass, reported as such so the file never rots. A requirement not
-listed is judged as it is.
+ids (substrings of the nodeid), and to the findings themselves: ``paths`` (JSON paths, ``[*]`` for
+any index, ``*`` for any part of one key) and ``message`` (a regular expression). A narrowed entry
+excuses only the findings it describes, so the same requirement broken anywhere else still fails.
+
+A listed requirement whose every finding is excused is a known deviation; a listed one that holds
+is an unexpected pass, reported as such so the file never rots; an entry that a run could have
+used and did not is stale (``stale``), and ``vertex-conformance expectations update`` removes it.
+The file is validated when loaded, and every error names the line of the entry at fault.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from .config import ConfigError
+from .findings import Finding
+from .paths import SUITES
 from .requirements import all_requirements
 from .vocabulary import ALL_FORMS, LANES, Outcome, Profile, UnknownWord, choose
+
+if TYPE_CHECKING:  # the report's types; the judge and ``check`` need none of them
+    from .results import FindingRecord, TestRecord
 
 _FILTERS = {"forms": "form", "lanes": "lane", "profiles": "profile"}
 # The words each filter may hold: an entry naming anything else would silently excuse nothing.
 _WORDS = {"forms": (ALL_FORMS, "form"), "lanes": (LANES, "lane"), "profiles": (list(Profile), "profile")}
-_KEYS = {"requirement", "reason", "link", "streamed", "tests", *_FILTERS}
+_LISTS = (*_FILTERS, "tests", "paths")
+_KEYS = {"requirement", "reason", "link", "streamed", "message", *_LISTS}
+# A finding of a test with several exchanges is placed in one: ``exchanges[2].response…``. A path
+# pattern speaks of one exchange (``$.response…``), so it matches in each of them.
+_EXCHANGE_PREFIX = re.compile(r"^exchanges\[\d+\]")
+# libyaml's loader where PyYAML has it: ten times faster, and ``check`` loads a file on every start.
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -36,82 +54,224 @@ class Expectation:
     profiles: tuple[str, ...] = ()
     tests: tuple[str, ...] = ()  # parts of test ids (nodeid substrings; ids hold brackets, so no globs)
     streamed: bool | None = None
+    paths: tuple[str, ...] = ()  # the findings' JSON paths it excuses ("$.events[*].choices[*]")
+    message: str | None = None  # a regular expression the findings' messages must contain
+    line: int | None = None  # where the entry starts in its file (1-based), for messages and updates
+
+    def admits(self, test: Mapping[str, Any]) -> bool:
+        """Whether this entry's filters let in the test described by ``test``. A fact the mapping
+        does not hold is unknown (``check`` knows no form, lane or test id): its filter is not applied."""
+        if self.streamed is not None and "streamed" in test and test["streamed"] != self.streamed:
+            return False
+        if self.tests and "nodeid" in test and not any(part in test["nodeid"] for part in self.tests):
+            return False
+        return all(
+            not getattr(self, key) or field not in test or test[field] in getattr(self, key)
+            for key, field in _FILTERS.items()
+        )
 
     def covers(self, requirement: str, test: Mapping[str, Any]) -> bool:
         """Whether this entry speaks of ``requirement`` in the test described by ``test``."""
-        if requirement != self.requirement:
-            return False
-        if self.streamed is not None and test.get("streamed") != self.streamed:
-            return False
-        if self.tests and not any(part in test.get("nodeid", "") for part in self.tests):
-            return False
-        return all(
-            not getattr(self, key) or test.get(field) in getattr(self, key) for key, field in _FILTERS.items()
-        )
+        return requirement == self.requirement and self.admits(test)
 
-    def to_dict(self) -> dict[str, str]:
-        return {"reason": self.reason, "link": self.link}
+    def excuses(self, finding: Finding | FindingRecord) -> bool:
+        """Whether ``finding`` (anything with ``path`` and ``message``) is the deviation this entry
+        describes: its path matches one of ``paths``, its message ``message`` (each when given)."""
+        path = _EXCHANGE_PREFIX.sub("$", finding.path)
+        if self._paths is not None and not self._paths.fullmatch(path):
+            return False
+        return self._message is None or self._message.search(finding.message) is not None
+
+    @cached_property
+    def _paths(self) -> re.Pattern[str] | None:
+        return re.compile("|".join(map(path_pattern, self.paths))) if self.paths else None
+
+    @cached_property
+    def _message(self) -> re.Pattern[str] | None:
+        return re.compile(self.message) if self.message is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """What a test's record says of the entry applied to one of its requirements."""
+        return {"reason": self.reason, "link": self.link, **({"line": self.line} if self.line else {})}
+
+
+def path_pattern(glob: str) -> str:
+    """The regular expression of a path pattern: ``[*]`` is any index, ``*`` any part of one key
+    (never a ``.`` or a bracket); everything else is literal."""
+    parts = re.split(r"(\[\*\]|\*)", glob)
+    return (
+        "(?:"
+        + "".join(
+            r"\[\d+\]" if part == "[*]" else r"[^.\[\]]*" if part == "*" else re.escape(part)
+            for part in parts
+        )
+        + ")"
+    )
 
 
 def load(path: Path) -> list[Expectation]:
     """Read and validate an expectations file; an absent file means no known deviations."""
     if not path.is_file():
         return []
+    loader = LOADER(path.read_text(encoding="utf-8"))
     try:
-        entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        root = loader.get_single_node()  # the nodes know their lines; the values do not
+        entries = loader.construct_document(root) if root is not None else []
+    except yaml.MarkedYAMLError as exc:
+        where = f", line {exc.problem_mark.line + 1}" if exc.problem_mark else ""
+        raise ConfigError(f"expectations file {path}{where}: not valid YAML: {exc.problem}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"expectations file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(f"expectations file {path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    finally:
+        loader.dispose()
     if not isinstance(entries, list):
         raise ConfigError(f"expectations file {path} must hold a list of entries")
-    return [_entry(path, number, entry) for number, entry in enumerate(entries, start=1)]
+    return [_entry(path, node, entry) for node, entry in zip(root.value, entries, strict=True)]
 
 
-def _entry(path: Path, number: int, entry: Any) -> Expectation:
-    where = f"expectations file {path}, entry {number}"
+def _entry(path: Path, node: yaml.Node, entry: Any) -> Expectation:
+    line = node.start_mark.line + 1
     if not isinstance(entry, dict):
-        raise ConfigError(f"{where}: expected a mapping")
+        raise ConfigError(f"expectations file {path}, line {line}: expected a mapping")
+    lines = {key.value: value.start_mark.line + 1 for key, value in node.value}
+
+    def fault(key: str | None, message: str) -> ConfigError:
+        return ConfigError(f"expectations file {path}, line {lines.get(key, line)}: {message}")
+
+    if len(lines) < len(node.value):
+        names = [key.value for key, _ in node.value]
+        raise fault(None, f"key {next(k for k in names if names.count(k) > 1)!r} given twice")
     unknown = set(entry) - _KEYS
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_KEYS)}")
+        raise fault(min(unknown), f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_KEYS)}")
     for key in ("requirement", "reason", "link"):
         if not isinstance(entry.get(key), str) or not entry[key].strip():
-            raise ConfigError(f"{where}: '{key}' is required (a non-empty string)")
+            raise fault(key, f"'{key}' is required (a non-empty string)")
     if entry["requirement"] not in {r.id for r in all_requirements()}:
-        raise ConfigError(
-            f"{where}: unknown requirement {entry['requirement']!r} "
-            "(`vertex-conformance requirements` lists them)"
+        raise fault(
+            "requirement",
+            f"unknown requirement {entry['requirement']!r} (`vertex-conformance requirements` lists them)",
         )
     filters = {}
-    for key in (*_FILTERS, "tests"):
+    for key in _LISTS:
         value = entry.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{where}: '{key}' must be a list of strings")
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise fault(key, f"'{key}' must be a list of non-empty strings")
         if key in _WORDS:
             choices, what = _WORDS[key]
             try:
                 value = [choose(v, choices, what) for v in value]
             except UnknownWord as exc:
-                raise ConfigError(f"{where}: {exc}") from None
+                raise fault(key, str(exc)) from None
         filters[key] = tuple(value)
+    bad_path = next((p for p in filters["paths"] if not p.startswith("$")), None)
+    if bad_path is not None:
+        raise fault("paths", f"path {bad_path!r} must start with '$' (as findings' paths do)")
     if entry.get("streamed") not in (None, True, False):
-        raise ConfigError(f"{where}: 'streamed' must be true or false")
+        raise fault("streamed", "'streamed' must be true or false")
+    message = entry.get("message")
+    if message is not None:
+        if not isinstance(message, str) or not message:
+            raise fault("message", "'message' must be a non-empty string (a regular expression)")
+        try:
+            re.compile(message)
+        except re.error as exc:
+            raise fault("message", f"'message' is not a regular expression: {exc}") from None
     return Expectation(
-        entry["requirement"], entry["reason"], entry["link"], streamed=entry.get("streamed"), **filters
+        entry["requirement"],
+        entry["reason"],
+        entry["link"],
+        streamed=entry.get("streamed"),
+        message=message,
+        line=line,
+        **filters,
     )
 
 
+def check_collected(
+    path: Path, expectations: Sequence[Expectation], nodeids: Sequence[str], args: Sequence[str]
+) -> None:
+    """Refuse a ``tests`` filter part that names no collected test (it would excuse nothing,
+    silently, like a misspelt form): ``ConfigError`` naming the lines. Only a collection of every
+    suite module can tell, and only when no argument (``args``, pytest's) picked single tests."""
+    collected = {nodeid.split("::")[0].rsplit("/", 1)[-1] for nodeid in nodeids}
+    if any("::" in arg for arg in args) or not {p.name for p in SUITES.glob("test_*.py")} <= collected:
+        return
+    unmatched = [
+        f"line {e.line}: tests filter {part!r} matches no collected test"
+        for e in expectations
+        for part in e.tests
+        if not any(part in nodeid for nodeid in nodeids)
+    ]
+    if unmatched:
+        raise ConfigError(f"expectations file {path}, {'; '.join(unmatched)} (a test renamed, or a typo)")
+
+
+def excusing(finding: Finding, covering: Sequence[Expectation]) -> Expectation | None:
+    """The first of the entries that cover a finding's test and requirement to excuse it."""
+    return next((e for e in covering if e.excuses(finding)), None)
+
+
 def judge(
-    verdicts: Mapping[str, bool], test: Mapping[str, Any], expectations: list[Expectation]
+    findings: Mapping[str, Sequence[Finding]], test: Mapping[str, Any], expectations: Sequence[Expectation]
 ) -> tuple[dict[str, Outcome], dict[str, Expectation]]:
-    """Turn ``{requirement: held}`` into outcomes, applying the expectations that cover this test.
-    Returns the outcomes and, for each requirement an expectation spoke of, that expectation."""
+    """Turn ``{requirement: findings}`` (empty: held) into outcomes, applying the expectations that
+    cover this test. A requirement is a known deviation when every finding is excused, a failure
+    when any is not, an unexpected pass when it held although an entry covers it. Returns the
+    outcomes and, for each requirement an expectation spoke of, the (first) entry that did."""
     outcomes: dict[str, Outcome] = {}
     applied: dict[str, Expectation] = {}
-    for requirement, held in verdicts.items():
-        expected = next((e for e in expectations if e.covers(requirement, test)), None)
-        if expected is None:
-            outcomes[requirement] = Outcome.PASS if held else Outcome.FAIL
-        else:
-            applied[requirement] = expected
-            outcomes[requirement] = Outcome.UNEXPECTED_PASS if held else Outcome.KNOWN_DEVIATION
+    for requirement, found in findings.items():
+        covering = [e for e in expectations if e.covers(requirement, test)]
+        if not found:
+            outcomes[requirement] = Outcome.UNEXPECTED_PASS if covering else Outcome.PASS
+            if covering:
+                applied[requirement] = covering[0]
+            continue
+        excusers = [excusing(f, covering) for f in found]
+        outcomes[requirement] = Outcome.KNOWN_DEVIATION if all(excusers) else Outcome.FAIL
+        first = next((e for e in excusers if e is not None), None)
+        if first is not None:
+            applied[requirement] = first
     return outcomes, applied
+
+
+def facts_of(record: TestRecord) -> dict[str, Any]:
+    """The facts an entry filters on, as a test's record holds them (``judge.Case.facts``' keys)."""
+    return {
+        "nodeid": record.nodeid,
+        "form": record.form,
+        "lane": record.lane,
+        "streamed": record.streamed,
+        "profile": record.profile,
+    }
+
+
+def excused_in(entry: Expectation, record: TestRecord) -> bool:
+    """Whether ``entry`` excused a finding of ``record`` (a known deviation it describes)."""
+    return entry.covers(entry.requirement, facts_of(record)) and any(
+        entry.excuses(f) for f in record.findings_of(entry.requirement)
+    )
+
+
+def passed_unexpectedly_in(entry: Expectation, record: TestRecord) -> bool:
+    """Whether ``entry`` covered ``record`` where its requirement held (an unexpected pass)."""
+    return (record.requirements or {}).get(entry.requirement) is Outcome.UNEXPECTED_PASS and entry.covers(
+        entry.requirement, facts_of(record)
+    )
+
+
+def stale(expectations: Sequence[Expectation], records: Iterable[TestRecord]) -> list[Expectation]:
+    """The entries the run could have used and did not: their filters let in a judged test of the
+    run, yet no test's findings matched them and no test passed where they expected a failure.
+    Entries whose filters let in none of the run's tests (another profile's, a form not run) say
+    nothing about this run and are not stale. Read from the evidence (every finding is in the
+    record), not from the entry a record names, so an entry sharing a requirement with another is
+    judged on its own."""
+    judged = [r for r in records if r.judged]
+    return [
+        e
+        for e in expectations
+        if any(e.admits(facts_of(r)) for r in judged)
+        and not any(excused_in(e, r) or passed_unexpectedly_in(e, r) for r in judged)
+    ]

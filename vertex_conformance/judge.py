@@ -14,15 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .checks import evaluate, failures
+from .error_excerpt import error_excerpt
 from .exchange import Exchange
-from .expectations import Expectation
+from .expectations import Expectation, excusing
 from .expectations import judge as apply_expectations
 from .findings import Finding
 from .requirements import HTTP_SUCCESS
 from .results import FindingRecord
 from .vocabulary import Outcome, Profile, worst
-
-_STATUS_EXCERPT = 200  # characters of a non-2xx body quoted in the http.success finding
 
 
 @dataclass(frozen=True)
@@ -88,43 +87,57 @@ def judge(
     """Judge ``exchanges`` (one test's, in order) for ``case``. ``harness``: verdicts computed outside
     the checks (snapshot, cassette, comparisons), ``{requirement: findings}``, empty meaning held.
     A probe names in ``by_design`` the requirements it breaks on purpose: they are left unjudged."""
-    results: dict[str, list[Finding]] = {}
+    results: dict[str, list[Finding] | None] = {}  # None: applied, but had nothing to evaluate
     observations: dict[str, Any] = {}
     several = len(exchanges) > 1
     for position, exchange in enumerate(exchanges):
         found, observed = evaluate(exchange, case.profile)
         for rid, findings in found.items():
+            if findings is None:  # held or failed on another exchange wins over nothing to evaluate
+                results.setdefault(rid, None)
+                continue
             if several:
                 findings = [
                     Finding(f.requirement, f"exchanges[{position}]{f.path[1:]}", f.message) for f in findings
                 ]
-            results.setdefault(rid, []).extend(findings)
+            results[rid] = [*(results.get(rid) or []), *findings]
         observations.update(observed)
     if not case.probe:
         results[HTTP_SUCCESS.id] = [
             Finding(
                 HTTP_SUCCESS.id,
                 f"exchanges[{i}].status" if several else "$.status",
-                f"the documented form was answered {e.status}: {(e.body_text or '')[:_STATUS_EXCERPT]}",
+                f"the documented form was answered {e.status}: {error_excerpt(e.body_text or '')}",
             )
             for i, e in enumerate(exchanges)
             if not 200 <= e.status < 300
         ]
     for rid, findings in (harness or {}).items():
-        results.setdefault(rid, []).extend(findings)
+        results[rid] = [*(results.get(rid) or []), *findings]
     for rid in by_design:
         results.pop(rid, None)
-    outcomes, applied = apply_expectations(
-        {rid: not findings for rid, findings in results.items()}, case.facts(), expectations
-    )
+    judged = {rid: findings for rid, findings in results.items() if findings is not None}
+    outcomes, applied = apply_expectations(judged, case.facts(), expectations)
+    outcomes.update({rid: Outcome.NOT_APPLICABLE for rid in results.keys() - judged.keys()})
     return Verdict(
         outcome=worst(outcomes.values()),
         requirements=dict(sorted(outcomes.items())),
         findings=tuple(
-            FindingRecord(f.requirement, f.path, f.message, outcomes[f.requirement])
-            for f in failures(results)
+            FindingRecord(
+                f.requirement, f.path, f.message, _label(f, outcomes[f.requirement], case, expectations)
+            )
+            for f in failures(judged)
         ),
         applied=applied,
         observations=observations,
         by_design=by_design,
     )
+
+
+def _label(finding: Finding, outcome: Outcome, case: Case, expectations: Sequence[Expectation]) -> Outcome:
+    """A finding's own outcome: its requirement's, except that an excused finding of a requirement
+    that fails on another finding is a known deviation (only the unexcused one fails the test)."""
+    if outcome is not Outcome.FAIL:
+        return outcome
+    covering = [e for e in expectations if e.covers(finding.requirement, case.facts())]
+    return Outcome.KNOWN_DEVIATION if excusing(finding, covering) else outcome

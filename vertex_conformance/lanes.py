@@ -9,12 +9,18 @@ check serves them all.
 
 The SDK lanes work with both SDK generations: openai 1.x/2.x (on ``httpx``) and openai 3.x (on
 ``httpx2``); ``http_library()`` says which one a run used.
+
+Every lane builds its transport the same way: the HTTP library's own transport guarded by the
+call's limits (``guard``: the deadline and the decoded size, enforced below any recorder), under
+the retrying transport (``resilience``), with the bearer auth that refreshes once after a 401. An
+answer that does not arrive whole raises ``TransportError`` with ``resilience.transport_fault``'s
+one line, whatever the lane and whatever its client made of the part that did arrive: a timeout,
+a reset or a body cut short is never judged, in no lane.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import inspect
 import time
@@ -26,19 +32,22 @@ from typing import Any
 import httpx
 import openai
 
-from . import resilience
-from .auth import BearerAuth, TokenSource
-from .exchange import Exchange, WireRequest
+from . import guard, resilience
+from .auth import TokenSource, bearer_auth
+from .config import ConfigError
+from .exchange import Exchange, WireRequest, decode_utf8
 from .redaction import redact_headers
-from .resilience import RetryPolicy, Timeouts
+from .resilience import Arrival, Attempt, RetryPolicy, Timeouts
 
 REPLAY_TOKEN = "replay-no-credentials"  # replay sends a bearer header of the right shape, never a real token
 _OMIT = getattr(openai, "omit", openai.NOT_GIVEN)  # `omit` is newer than openai 1.x's NOT_GIVEN
 _ERROR_CHARS = 300
+_TAIL_BYTES = 400  # of the last bytes to arrive, for a transport fault's evidence
 
 
 class TransportError(Exception):
-    """No HTTP response came back (connection failed, request refused by the recorder…)."""
+    """No whole answer came back: no connection, a timeout, a reset, a body cut short, an answer past
+    a limit. The message is ``resilience.transport_fault``'s line with the attempts (infra)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,13 @@ class Call:
     parse_with: type | None = None  # SDK lanes: call ``parse(response_format=<this Pydantic model>)``
     timeouts: Timeouts = field(default_factory=Timeouts)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_response_bytes: int = guard.DEFAULT_MAX_BYTES
+
+    @property
+    def limits(self) -> guard.Limits:
+        """What the lane's transport holds every answer to: the whole-response deadline
+        (``timeouts.stream``) and the decoded size."""
+        return guard.Limits(self.timeouts.stream, self.max_response_bytes)
 
     @property
     def url(self) -> str:
@@ -89,20 +105,55 @@ class _Clock:
         self.figures.setdefault(name, round(time.monotonic() - self.started, 4))
 
 
-def _notes(exchange: Exchange, clock: _Clock, attempts: list[Any]) -> None:
+def _notes(exchange: Exchange, clock: _Clock, attempts: list[Attempt]) -> None:
     clock.mark("total_s")
     exchange.notes["timing"] = clock.figures
-    if len(attempts) > 1:
+    if len(attempts) > 1 or any(a.gave_up for a in attempts):
         exchange.notes["attempts"] = resilience.describe_attempts(attempts)
 
 
+def _lower(headers: Any) -> dict[str, str]:
+    return {k.lower(): v for k, v in dict(headers).items()}
+
+
+def _arrival(response: Any, received: bytes | bytearray, clock: _Clock) -> Arrival:
+    """What had arrived of ``response`` (None: no response started) when it broke off."""
+    if response is None:
+        return Arrival(elapsed=round(time.monotonic() - clock.started, 2))
+    return Arrival(
+        status=response.status_code,
+        headers=_lower(response.headers),
+        received=len(received),
+        elapsed=round(time.monotonic() - clock.started, 2),
+        tail=bytes(received[-_TAIL_BYTES:]).decode("utf-8", "replace"),
+    )
+
+
+def _fault(
+    exc: BaseException, arrival: Arrival, call: Call, attempts: list[Attempt]
+) -> TransportError | None:
+    """``exc`` as the lane's ``TransportError`` when it is a transport fault (None otherwise)."""
+    line = resilience.transport_fault(exc, arrival, call.timeouts)
+    return None if line is None else TransportError(f"{line} ({resilience.describe_attempts(attempts)})")
+
+
+def _credentials(exc: BaseException) -> ConfigError | None:
+    """A credential failure (a refresh that failed mid-run) that the SDK let through: it ends the
+    run, it is no finding about the SDK."""
+    seen: BaseException | None = exc
+    while seen is not None and not isinstance(seen, ConfigError):
+        seen = seen.__cause__
+    return seen
+
+
 def run_httpx(call: Call, tokens: TokenSource | None) -> Exchange:
-    """Send ``call`` with plain httpx and keep the response text exactly as decoded off the wire.
-    A stream that stalls or drops keeps what arrived, with the interruption noted (infra)."""
-    auth = BearerAuth(tokens) if tokens is not None else None
+    """Send ``call`` with plain httpx and keep the answer exactly as it came off the wire (decoded
+    from its content-encoding, then from UTF-8 as a client decodes it)."""
+    auth = bearer_auth("httpx", tokens) if tokens is not None else None
     headers = {} if auth is not None else {"authorization": f"Bearer {REPLAY_TOKEN}"}
-    transport = resilience.RetryTransport(httpx.HTTPTransport(verify=_tls("httpx")), call.retry)
-    clock, parts, interrupted = _Clock(), [], None
+    inner = guard.transport("httpx", call.limits, verify=_tls("httpx"))
+    transport = resilience.RetryTransport(inner, call.retry)
+    clock, received, response = _Clock(), bytearray(), None
     try:
         with (
             httpx.Client(
@@ -111,12 +162,9 @@ def run_httpx(call: Call, tokens: TokenSource | None) -> Exchange:
             client.stream("POST", call.url, json=call.body) as response,
         ):
             clock.mark("ttfb_s")
-            try:
-                for part in resilience.iter_text(response, call.timeouts):
-                    clock.mark("first_chunk_s")
-                    parts.append(part)
-            except resilience.StreamInterrupted as exc:
-                interrupted = exc
+            for part in response.iter_bytes():
+                clock.mark("first_chunk_s")
+                received.extend(part)
             request = response.request
             exchange = Exchange(
                 request=_wire_request(request.method, request.url, request.headers, request.content),
@@ -124,23 +172,43 @@ def run_httpx(call: Call, tokens: TokenSource | None) -> Exchange:
                 headers=_response_headers(response.headers),
                 lane="httpx",
             )
-    except httpx.TransportError as exc:
-        attempts = resilience.describe_attempts(transport.attempts)
-        raise TransportError(f"{resilience.evidence(exc)} ({attempts})") from exc
+    except Exception as exc:
+        if (error := _fault(exc, _arrival(response, received, clock), call, transport.attempts)) is not None:
+            raise error from exc
+        raise
     _notes(exchange, clock, transport.attempts)
-    if interrupted is not None:
-        exchange.notes["interrupted"] = resilience.evidence(interrupted)
-    _attach_body(exchange, call, interrupted.partial_text if interrupted else "".join(parts))
+    _attach_body(exchange, call, bytes(received))
+    _closed_before_done(exchange, response, _arrival(response, received, clock), transport.attempts)
     return exchange
 
 
-def _attach_body(exchange: Exchange, call: Call, text: str) -> None:
+def _attach_body(exchange: Exchange, call: Call, data: bytes) -> None:
     """A successful answer to a streamed request is judged as a stream whatever its content type (a
-    JSON answer then fails the stream checks, as it should); anything else as a body."""
+    JSON answer then fails the stream checks, as it should); anything else as a body. Bytes that
+    are not UTF-8 are decoded as a client decodes them and kept as evidence (``undecodable``)."""
+    text, exchange.undecodable = decode_utf8(data)
     if call.streamed and 200 <= exchange.status < 300:
         exchange.stream_text = text
     else:
         exchange.body_text = text
+
+
+def _closed_before_done(exchange: Exchange, response: Any, arrival: Arrival, attempts: list[Attempt]) -> None:
+    """A stream with neither a content-length nor chunked framing ends where the connection closes
+    (HTTP/1.1 close-delimited): ended before ``[DONE]``, it was cut off as far as anyone can tell,
+    so it is a transport fault, not a stream without ``[DONE]``. Only the guard sees the framing of
+    live traffic (a replayed answer has none to see)."""
+    if not (exchange.streamed and 200 <= exchange.status < 300):
+        return
+    event_stream = exchange.content_type.split(";")[0].strip().lower() == "text/event-stream"
+    if not (event_stream and response.extensions.get(guard.CLOSE_DELIMITED)):
+        return  # a JSON answer to a streamed request is judged: the stream checks fail it
+    if any(event.data == "[DONE]" for event in exchange.sse.events):
+        return
+    raise TransportError(
+        "the connection closed before [DONE] (the stream had neither a content-length nor chunked "
+        f"framing, so the close ended it); {arrival} ({resilience.describe_attempts(attempts)})"
+    )
 
 
 # --- the SDK lanes ----------------------------------------------------------------------------
@@ -156,51 +224,86 @@ def _library_of(response: Any) -> str:
     return type(response).__module__.split(".")[0]
 
 
+_Sink = Callable[[bytes], None]
+_Broke = Callable[[Exception], None]
+
+
 @cache
 def _tee_class(library: str, asynchronous: bool) -> type:
     """A byte-stream wrapper of the HTTP library the SDK runs on (``httpx`` or ``httpx2``): the
     library insists that a response's stream is its own ``SyncByteStream``/``AsyncByteStream``.
 
-    It passes the raw (still encoded) bytes through and hands a copy of each to ``sink``. When the response is
-    closed it first reads whatever the SDK left unread (it stops at ``[DONE]``, or at an exception
-    of its own), so the exchange holds the whole answer the server sent. A connection that breaks
-    while draining leaves the answer cut short, which the stream checks report."""
+    It passes the raw (still encoded) bytes through and hands a copy of each to ``sink``. When the
+    response is closed it first reads whatever the SDK left unread (it stops at ``[DONE]``, or at an
+    exception of its own), so the exchange holds the whole answer the server sent. Whatever breaks
+    a reading (a reset, a body never terminated, a limit of the guard), the SDK's or its own, goes
+    to ``broke``: the answer did not arrive whole, whatever the SDK made of it or swallowed."""
     module = importlib.import_module(library)
-    broken = (module.HTTPError, module.StreamError)
     if asynchronous:
 
         class AsyncTee(module.AsyncByteStream):  # type: ignore[misc,name-defined]
-            def __init__(self, stream: Any, sink: Callable[[bytes], None]) -> None:
-                self._stream, self._sink = stream, sink
+            """Each read runs shielded, so a client that gives up waiting (openai's async stream
+            drains for 0.1 s after ``[DONE]``, then cancels) leaves it running for ``aclose``."""
+
+            def __init__(self, stream: Any, sink: _Sink, broke: _Broke) -> None:
+                self._stream, self._sink, self._broke = stream, sink, broke
                 self._parts = stream.__aiter__()  # one iterator: draining continues where the SDK stopped
+                self._pending: asyncio.Future[bytes] | None = None
+
+            async def _next(self) -> bytes:
+                if self._pending is None:
+                    self._pending = asyncio.ensure_future(self._parts.__anext__())
+                try:
+                    part = await asyncio.shield(self._pending)
+                finally:
+                    if self._pending.done():
+                        self._pending = None
+                self._sink(part)
+                return part
 
             async def __aiter__(self) -> AsyncIterator[bytes]:
-                async for part in self._parts:
-                    self._sink(part)
+                while True:
+                    try:
+                        part = await self._next()
+                    except StopAsyncIteration:
+                        return
+                    except Exception as exc:  # the SDK may swallow it (its drain after [DONE] does)
+                        self._broke(exc)
+                        raise
                     yield part
 
             async def aclose(self) -> None:
-                with contextlib.suppress(*broken):
-                    async for part in self._parts:
-                        self._sink(part)
+                try:
+                    while True:
+                        await self._next()
+                except StopAsyncIteration:
+                    pass
+                except Exception as exc:
+                    self._broke(exc)
                 await self._stream.aclose()
 
         return AsyncTee
 
     class Tee(module.SyncByteStream):  # type: ignore[misc,name-defined]
-        def __init__(self, stream: Any, sink: Callable[[bytes], None]) -> None:
-            self._stream, self._sink = stream, sink
+        def __init__(self, stream: Any, sink: _Sink, broke: _Broke) -> None:
+            self._stream, self._sink, self._broke = stream, sink, broke
             self._parts = iter(stream)
 
         def __iter__(self) -> Iterator[bytes]:
-            for part in self._parts:
-                self._sink(part)
-                yield part
-
-        def close(self) -> None:
-            with contextlib.suppress(*broken):
+            try:
                 for part in self._parts:
                     self._sink(part)
+                    yield part
+            except Exception as exc:
+                self._broke(exc)
+                raise
+
+        def close(self) -> None:
+            try:
+                for part in self._parts:
+                    self._sink(part)
+            except Exception as exc:
+                self._broke(exc)
             self._stream.close()
 
     return Tee
@@ -213,6 +316,7 @@ class _Wiretap:
     requests: list[Any] = field(default_factory=list)
     response: Any = None
     raw: bytearray = field(default_factory=bytearray)
+    broken: Exception | None = None  # what broke reading the rest of the answer after the SDK stopped
     clock: _Clock = field(default_factory=_Clock)
 
     def _on_request(self, request: Any) -> None:
@@ -220,12 +324,16 @@ class _Wiretap:
 
     def _on_response(self, response: Any, asynchronous: bool) -> None:
         self.clock.mark("ttfb_s")
-        self.response = response
-        response.stream = _tee_class(_library_of(response), asynchronous)(response.stream, self._received)
+        self.response, self.raw = response, bytearray()  # a retry after a 401 starts a new answer
+        tee = _tee_class(_library_of(response), asynchronous)
+        response.stream = tee(response.stream, self._received, self._broke)
 
     def _received(self, part: bytes) -> None:
         self.clock.mark("first_chunk_s")
         self.raw.extend(part)
+
+    def _broke(self, exc: Exception) -> None:
+        self.broken = exc
 
     def hooks(self) -> dict[str, list[Any]]:
         return {"request": [self._on_request], "response": [lambda r: self._on_response(r, False)]}
@@ -250,15 +358,23 @@ class _Wiretap:
             await self.response.aclose()
 
     def exchange(
-        self, lane: str, call: Call, sdk_view: Any, sdk_error: str | None, attempts: list[Any]
+        self, lane: str, call: Call, sdk_view: Any, raised: Exception | None, attempts: list[Attempt]
     ) -> Exchange:
-        """The exchange as the wire saw it, plus what the SDK made of it."""
+        """The exchange as the wire saw it, plus what the SDK made of it. An answer that did not
+        arrive whole is a ``TransportError`` (what the SDK raised, or what broke the tee's reading
+        after it, classified once for every lane); a credential failure ends the run."""
+        arrival = _arrival(self.response, self.raw, self.clock)
+        for exc in (raised, self.broken):
+            if exc is not None and (error := _fault(exc, arrival, call, attempts)) is not None:
+                raise error from exc
+        if raised is not None and (refused := _credentials(raised)) is not None:
+            raise refused
+        sdk_error = _describe(raised) if raised is not None else None
         if not self.requests or self.response is None:
             raise TransportError(
                 f"the SDK got no response: {sdk_error} ({resilience.describe_attempts(attempts)})"
             )
         response, request = self.response, self.requests[-1]
-        decoded = type(response)(response.status_code, headers=response.headers, content=bytes(self.raw))
         exchange = Exchange(
             request=_wire_request(request.method, request.url, request.headers, request.content),
             status=response.status_code,
@@ -269,7 +385,9 @@ class _Wiretap:
         if sdk_error:
             exchange.notes["sdk_error"] = sdk_error
         _notes(exchange, self.clock, attempts)
-        _attach_body(exchange, call, decoded.read().decode("utf-8", "replace"))
+        decoded = type(response)(response.status_code, headers=response.headers, content=bytes(self.raw))
+        _attach_body(exchange, call, decoded.read())
+        _closed_before_done(exchange, response, arrival, attempts)
         return exchange
 
 
@@ -331,60 +449,65 @@ def _api_key(tokens: TokenSource | None) -> str:
     return tokens.token() if tokens else REPLAY_TOKEN
 
 
+def _http_client(
+    library: str, call: Call, tokens: TokenSource | None, tap: _Wiretap, asynchronous: bool
+) -> tuple[Any, resilience.AnyRetryTransport]:
+    """The SDK's own HTTP client, built as every lane's is: the guarded transport under the retrying
+    one, the bearer auth that refreshes once after a 401, and the tap. Returns it with the retrying
+    transport (its attempts are the evidence of the call)."""
+    inner = guard.transport(library, call.limits, asynchronous=asynchronous, verify=_tls(library))
+    transport = resilience.retry_transport(library, inner, policy=call.retry, asynchronous=asynchronous)
+    options: dict[str, Any] = {"timeout": call.timeouts.for_client(library), "transport": transport}
+    if tokens is not None:
+        options["auth"] = bearer_auth(library, tokens)
+    if asynchronous:
+        return openai.DefaultAsyncHttpxClient(event_hooks=tap.async_hooks(), **options), transport
+    return openai.DefaultHttpxClient(event_hooks=tap.hooks(), **options), transport
+
+
 def run_sdk(call: Call, tokens: TokenSource | None) -> Exchange:
     """Send ``call`` through ``openai.OpenAI`` and keep the wire traffic and the SDK's typed view.
 
-    Whatever the SDK raises while reading an answer is evidence (``notes["sdk_error"]``, judged by
-    ``sdk.parses``), not a crash of the harness; the view is then ``None``."""
-    tap = _Wiretap()
-    library = http_library()
-    inner = importlib.import_module(library).HTTPTransport(verify=_tls(library))
-    transport = resilience.retry_transport(library, inner, policy=call.retry)
+    Whatever the SDK raises while reading a whole answer is evidence (``notes["sdk_error"]``,
+    judged by ``sdk.parses``), not a crash of the harness; the view is then ``None``."""
+    tap, library = _Wiretap(), http_library()
+    http_client, transport = _http_client(library, call, tokens, tap, asynchronous=False)
     client = openai.OpenAI(
         base_url=call.base_url,
         api_key=_api_key(tokens),
-        http_client=openai.DefaultHttpxClient(
-            timeout=call.timeouts.for_client(library), event_hooks=tap.hooks(), transport=transport
-        ),
+        http_client=http_client,
         max_retries=0,  # retries are the transport's, the same policy as the raw lane's
     )
     sdk_view: Any = None
-    sdk_error: str | None = None
+    raised: Exception | None = None
     try:
         result = _send(client, call)
         sdk_view = [_dump(chunk) for chunk in result] if call.streamed else _dump(result)
     except Exception as exc:
-        sdk_error = _describe(exc)
+        raised = exc
     finally:
         tap.close()
         client.close()
-    return tap.exchange("sdk", call, sdk_view, sdk_error, transport.attempts)
+    return tap.exchange("sdk", call, sdk_view, raised, transport.attempts)
 
 
 async def _run_sdk_async(call: Call, tokens: TokenSource | None) -> Exchange:
-    tap = _Wiretap()
-    library = http_library()
-    inner = importlib.import_module(library).AsyncHTTPTransport(verify=_tls(library))
-    transport = resilience.retry_transport(library, inner, policy=call.retry, asynchronous=True)
+    tap, library = _Wiretap(), http_library()
+    http_client, transport = _http_client(library, call, tokens, tap, asynchronous=True)
     client = openai.AsyncOpenAI(
-        base_url=call.base_url,
-        api_key=_api_key(tokens),
-        http_client=openai.DefaultAsyncHttpxClient(
-            timeout=call.timeouts.for_client(library), event_hooks=tap.async_hooks(), transport=transport
-        ),
-        max_retries=0,
+        base_url=call.base_url, api_key=_api_key(tokens), http_client=http_client, max_retries=0
     )
     sdk_view: Any = None
-    sdk_error: str | None = None
+    raised: Exception | None = None
     try:
         result = await _send(client, call)
         sdk_view = [_dump(chunk) async for chunk in result] if call.streamed else _dump(result)
     except Exception as exc:
-        sdk_error = _describe(exc)
+        raised = exc
     finally:
         await tap.aclose()
         await client.close()
-    return tap.exchange("sdk-async", call, sdk_view, sdk_error, transport.attempts)
+    return tap.exchange("sdk-async", call, sdk_view, raised, transport.attempts)
 
 
 def run_sdk_async(call: Call, tokens: TokenSource | None) -> Exchange:

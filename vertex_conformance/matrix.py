@@ -16,6 +16,7 @@ from typing import Any
 
 from .atomic import write_text
 from .baseline import Comparison
+from .grouping import causes
 from .results import FindingRecord, Results, TestRecord
 from .vocabulary import FORMS, SEVERITY, SUITE_LANES, Outcome, worst
 
@@ -29,6 +30,7 @@ DESCRIPTIONS = {
     Outcome.UNSUPPORTED: "the target does not offer the form",
     Outcome.INFRA: "429, 5xx, timeout or dropped connection: neither a pass nor a failure",
     Outcome.ERROR: "the harness broke (missing cassette, bad fixture)",
+    Outcome.NOT_APPLICABLE: "nothing to evaluate: the answer lacked what the checks look at (never a pass)",
 }
 # (light background of a cell or badge, strong colour of a dot or a section's edge) per outcome.
 COLOURS = {
@@ -39,6 +41,7 @@ COLOURS = {
     Outcome.UNSUPPORTED: ("#eaeef2", "#8c959f"),
     Outcome.INFRA: ("#cfe6ff", "#0969da"),
     Outcome.ERROR: ("#ffb3ab", "#82071e"),
+    Outcome.NOT_APPLICABLE: ("#f6f8fa", "#d0d7de"),
 }
 _RUN_VERSIONS = ("python", "vertex-conformance", "httpx", "httpx2", "vcrpy", "pytest", "jsonschema-rs")
 
@@ -415,6 +418,40 @@ def _verdicts(document: Results, comparison: Comparison | None, anchors: dict[st
     return "".join(parts)
 
 
+def _causes(document: Results, anchors: dict[str, str]) -> str:
+    """The run's failures grouped by cause, most tests first: one cause, one line."""
+    found = causes(document.tests)
+    if not found:
+        return ""
+    rows = "".join(
+        f"<tr><td>{cause.tests}</td><td>{cause.findings}</td>"
+        f"<td><code>{_e(cause.requirement or cause.outcome)}</code></td><td>{_e(cause.example)}</td>"
+        f"<td>{' '.join(_test_link(n, anchors) for n in cause.examples)}</td></tr>"
+        for cause in found
+    )
+    return (
+        '<h2 id="causes">Failures by cause</h2>'
+        '<table class="findings"><tr><th>tests</th><th>findings</th><th>requirement</th>'
+        f"<th>message (the first of its kind)</th><th>for example</th></tr>{rows}</table>"
+    )
+
+
+def _stale(document: Results) -> str:
+    """Expectation entries the run could have used and did not: the file is rotting there."""
+    if not document.stale:
+        return ""
+    items = "".join(
+        f"<li><code>{_e(e['file'])}</code> line {_e(e.get('line'))}: <code>{_e(e['requirement'])}</code> "
+        f"— {_e(e['reason'])}</li>"
+        for e in document.stale
+    )
+    return (
+        '<h2 id="stale">Stale expectations</h2><p>These entries excused nothing in this run; '
+        "<code>vertex-conformance expectations update</code> removes them.</p>"
+        f"<ul>{items}</ul>"
+    )
+
+
 def render(document: Results, comparison: Comparison | None = None) -> str:
     """The page for one run (with ``comparison``: the gate's verdict first)."""
     tests = list(document.tests)
@@ -436,6 +473,7 @@ def render(document: Results, comparison: Comparison | None = None) -> str:
         f"<title>Vertex conformance: {_e(document.generated_at)}</title>"
         f"<style>{_style()}</style></head>"
         f"<body>{_verdicts(document, comparison, anchors)}{_header(document)}"
+        f"{_causes(document, anchors)}{_stale(document)}"
         '<h2 id="matrix">Documented forms by lane</h2>'
         + _matrix(list(FORMS.items()), tests, columns, anchors, "documented forms")
         + other_section

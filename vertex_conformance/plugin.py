@@ -81,6 +81,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"all retry waits of one request together, seconds (default {d.max_retry_wait:g})",
     )
     add(
+        "--max-response-bytes",
+        type=int,
+        help=f"an answer's size once decoded; past it the test is infra and nothing more is read "
+        f"(default {d.max_response_bytes})",
+    )
+    add(
         "--max-output-tokens",
         type=int,
         help=f"max_tokens every case asks for, to keep live runs cheap (not the image form; "

@@ -177,6 +177,8 @@ _PATH_PLACEHOLDERS = (
     (re.compile(r"/locations/(?!global(?:/|$))[^/]+(?=/|$)"), f"/locations/{LOCATION}"),
     (re.compile(r"/endpoints/(?!openapi(?:/|$))[^/]+(?=/|$)"), f"/endpoints/{ENDPOINT}"),
 )
+# Where the documented path starts; whatever precedes it is a gateway's prefix (``--base-url``).
+_DOCUMENTED_PATH = re.compile(r"/v1(?:beta1)?/projects/")
 _REGIONAL_HOST = re.compile(r"^[A-Za-z0-9-]+(?=-aiplatform\.googleapis\.com(?::\d+)?$)")
 
 _TOKEN_HOSTS = frozenset(
@@ -193,11 +195,14 @@ _TOKEN_PATH = re.compile(r"(/token|:generateAccessToken|:generateIdToken)$")
 
 
 def with_placeholders(url: str) -> str:
-    """``url`` with project, location and endpoint id replaced by placeholders.
+    """``url`` with project, location and endpoint id replaced by placeholders, and without the path
+    prefix of a gateway (``--base-url https://gw.example/proxy/vertex``): a cassette holds the
+    documented path, wherever it was recorded, so it replays against any base URL.
 
     ``global`` and ``openapi`` stay literal: they are the forms under test, not deployment details."""
     parts = urlsplit(url)
-    path = parts.path
+    documented = _DOCUMENTED_PATH.search(parts.path)
+    path = parts.path[documented.start() :] if documented else parts.path
     for pattern, placeholder in _PATH_PLACEHOLDERS:
         path = pattern.sub(placeholder, path)
     netloc = _REGIONAL_HOST.sub(LOCATION, parts.netloc)

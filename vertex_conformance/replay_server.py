@@ -7,18 +7,24 @@ request with the response recorded for it:
 - **Matching.** A request matches a recorded one when the method, the path and the body agree.
   Paths are compared after ``recording.with_placeholders``, so any project, location and endpoint
   id matches (``global`` and ``openapi`` stay literal: a regional request never gets a global
-  recording). Bodies are compared as parsed JSON with the replay matcher's rule (``true`` is not
-  ``1``, ``1`` is ``1.0``). The query string is not compared. Identical requests recorded in several
-  cassettes (both lanes of one form) get the answer of the first cassette in path order.
+  recording). Bodies are compared as parsed JSON by their meaning (``matching``: the token limit's
+  three names, ``"stream": false``, ``stream_options``, an empty model on a self-deployed endpoint;
+  ``--match exact`` compares them as they are), with ``json_equality``'s rule underneath (``true``
+  is not ``1``, ``1`` is ``1.0``). The query string is not compared. Identical requests recorded in
+  several cassettes (both lanes of one form) get the answer of the first cassette in path order.
 - **Answers.** The recorded status, headers and body. Hop-by-hop and framing headers are not
   replayed (the body is framed anew) and neither are ``date`` and ``server`` (uvicorn sends its
   own); ``x-conformance-cassette`` names the recording that answered. An SSE body goes out one
-  event per write, each flushed before the next (``--event-delay`` pauses between them).
+  event per write, each flushed before the next (``--event-delay`` pauses between them). A stream
+  is never reshaped: a request asking ``stream_options.include_usage`` gets the recorded usage
+  (Vertex's, on the last chunk), and ``x-conformance-warning`` when its recording holds none.
 - **Misses.** A request nothing matches gets a 404 in Google's error shape whose message and
-  ``details`` (a ``google.rpc.ErrorInfo``) name the closest recording: among those of the same
-  method and path (else of the most similar path), the one whose body differs least, with the
-  places where it differs as JSON paths, and a recording of the same body on another path if there
-  is one. Misses are also logged on stderr, since an SDK may hide the body of a 404.
+  ``details`` (a ``google.rpc.ErrorInfo``) name the closest recording and every place (JSON path)
+  where its body differs by the rule in force, up to ``MAX_SHOWN_DIFFERENCES``, and a recording of
+  the same body on another path if there is one. Closest means, in this order: the same
+  ``messages`` (the conversation is what a client means; fewest differing leaves), the same method
+  and path (else the most similar one), the fewest differing leaves in the whole body. Misses are
+  also logged on stderr, since an SDK may hide the body of a 404.
 - **Auth.** Like Vertex, every request needs ``Authorization: Bearer <token>`` (any token), else 401.
 - **Bounds.** One client must not stall or exhaust the server that every other client shares. A body
   longer than ``--max-body-bytes`` (default 8 MiB) gets a 413 as soon as its ``content-length`` or
@@ -36,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 import threading
@@ -58,6 +65,8 @@ from vcr.persisters.filesystem import CassetteNotFoundError
 from .json_equality import differences as json_differences
 from .json_equality import same
 from .loopback import is_loopback, serve
+from .matching import Rule, asks_for_usage, counterpart, matches, prepare
+from .matching import differences as meaning_differences
 from .paths import CASSETTES
 from .recording import (
     SAMPLE_HEADER,
@@ -74,6 +83,7 @@ PROG = "vertex-conformance"  # cli.py imports this module, so its constants cann
 EXIT_OK, EXIT_UNUSABLE = 0, 2
 DEFAULT_DIRECTORY = CASSETTES / "vertex"
 CASSETTE_HEADER = "x-conformance-cassette"
+WARNING_HEADER = "x-conformance-warning"
 CHAT_SUFFIX = "/chat/completions"
 HOP_BY_HOP = frozenset(
     {
@@ -90,7 +100,11 @@ HOP_BY_HOP = frozenset(
 )
 _NOT_REPLAYED = HOP_BY_HOP | {"content-length", "content-encoding", "date", "server", SAMPLE_HEADER}
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-_SHOWN_DIFFERENCES = 3
+MEANING_SUMMARY = (
+    'one token limit under three names; "stream": false is no stream; stream_options is ignored; '
+    '"model": "" is no model on endpoints/{ENDPOINT}; all else exact'
+)
+MAX_SHOWN_DIFFERENCES = 100  # a near miss differs in a few places; more would only echo a huge body
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024  # recorded bodies are a few KiB; inline media stays far below
 MAX_DEPTH = 64  # arrays and objects within each other; the shipped recordings go 8 deep
 
@@ -254,54 +268,84 @@ def _surplus(node: dict[str, Any] | list[Any], shared: list[Any], leaf_counts: d
     return leaf_counts[id(node)] - sum(_weight(child, leaf_counts) for child in shared)
 
 
-def find_recording(recordings: Sequence[Recording], method: str, path: str, body: Any) -> Recording | None:
-    """The first recording of ``method`` ``path`` (placeholders applied) whose body equals ``body``."""
+def find_recording(
+    recordings: Sequence[Recording], method: str, path: str, body: Any, rule: Rule = Rule.MEANING
+) -> Recording | None:
+    """The first recording of ``method`` ``path`` (placeholders applied) that ``body`` matches by ``rule``."""
+    request = prepare(body, path, rule)
     return next(
-        (r for r in recordings if r.method == method and r.path == path and same(r.body, body)), None
+        (
+            r
+            for r in recordings
+            if r.method == method and r.path == path and matches(prepare(r.body, r.path, rule), request)
+        ),
+        None,
     )
 
 
 def explain_miss(
-    recordings: Sequence[Recording], method: str, path: str, body: Any
+    recordings: Sequence[Recording], method: str, path: str, body: Any, rule: Rule = Rule.MEANING
 ) -> tuple[str, dict[str, str]]:
     """Why no recording answers: a message naming the closest one, and the same facts as metadata.
 
-    The closest is looked for among the recordings of the same method and path, else among those of
-    the most similar one; of those, the first whose body differs least (in JSON leaves)."""
-    request = f"{method} {path}"
-    metadata = {"request": request}
+    Closest ranks the recordings by their ``messages`` first (fewest differing leaves), then by
+    their route (the same, else the most similar), then by the whole body (fewest differing leaves,
+    compared by ``rule``); the first in path order wins a tie."""
+    route = f"{method} {path}"
+    metadata = {"request": route, "match": rule.value}
     if not recordings:
-        return f"Nothing is recorded for {request}: the server holds no recordings.", metadata
-    candidates = [r for r in recordings if r.route == request]
-    if candidates:
-        message = (
-            f"No recorded request matches {request} with this body. The closest recording of this path is"
+        return f"Nothing is recorded for {route}: the server holds no recordings.", metadata
+    request = prepare(body, path, rule)
+    live_leaves = _leaf_counts(request.value)
+    live_messages = _messages(request.value)
+    similarity = {
+        other: SequenceMatcher(None, other, route).ratio()
+        for other in dict.fromkeys(r.route for r in recordings)
+        if other != route
+    }
+
+    def rank(recording: Recording) -> tuple[int, float, int]:
+        recorded = prepare(recording.body, recording.path, rule)
+        return (
+            _distance(_messages(recorded.value), live_messages, live_leaves),
+            1.0 - similarity.get(recording.route, 1.0),
+            _distance(counterpart(recorded, request), request.value, live_leaves),
         )
+
+    closest = min(recordings, key=rank)
+    if closest.route == route:
+        message = f"No recorded request matches {route} with this body. The closest recording of this path is"
     else:
-        routes = dict.fromkeys(r.route for r in recordings)
-        best = max(routes, key=lambda route: SequenceMatcher(None, route, request).ratio())
-        candidates = [r for r in recordings if r.route == best]
         message = (
-            f"Nothing is recorded for {request} (project, location and endpoint ids may be anything; "
-            f"'global' and 'openapi' must be literal). The closest recorded request is {best}:"
+            f"Nothing recorded for {route} matches (project, location and endpoint ids may be anything; "
+            f"'global' and 'openapi' must be literal). The closest recorded request is {closest.route}:"
         )
-    live_leaves = _leaf_counts(body)
-    closest = min(candidates, key=lambda r: _distance(r.body, body, live_leaves))
     message += f" {closest.name}"
     metadata.update(closest_request=closest.route, closest_cassette=closest.name)
-    diffs = differences(closest.body, body)
+    diffs = [
+        describe_difference(difference)
+        for difference in meaning_differences(prepare(closest.body, closest.path, rule), request)
+    ]
     if diffs:
-        shown = "; ".join(diffs[:_SHOWN_DIFFERENCES])
-        if len(diffs) > _SHOWN_DIFFERENCES:
-            shown += f"; and {len(diffs) - _SHOWN_DIFFERENCES} more"
-        message += f", whose body differs at {shown}"
+        shown = "; ".join(diffs[:MAX_SHOWN_DIFFERENCES])
+        if len(diffs) > MAX_SHOWN_DIFFERENCES:
+            shown += f"; and {len(diffs) - MAX_SHOWN_DIFFERENCES} more"
+        message += f", whose body differs (matching by {rule.value}) at {shown}"
         metadata["body_difference"] = shown
     message += "."
-    elsewhere = next((r for r in recordings if r.route != request and same(r.body, body)), None)
+    elsewhere = next(
+        (r for r in recordings if r.route != route and matches(prepare(r.body, r.path, rule), request)),
+        None,
+    )
     if elsewhere is not None:
         message += f" This body is recorded for {elsewhere.route} ({elsewhere.name})."
         metadata["same_body_recorded_for"] = f"{elsewhere.route} ({elsewhere.name})"
     return message, metadata
+
+
+def _messages(body: Any) -> Any:
+    """A body's ``messages`` (None when it has none), what the closest recording is ranked by first."""
+    return body.get("messages") if isinstance(body, dict) else None
 
 
 # --- answering -----------------------------------------------------------------------------------
@@ -313,9 +357,11 @@ def create_app(
     event_delay: float = 0.0,
     report_miss: Callable[[str], None] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    match: Rule = Rule.MEANING,
 ) -> Starlette:
-    """The replay server's ASGI app. ``report_miss`` is told the message of every 404 (from the
-    worker thread that matched the request); a body over ``max_body_bytes`` gets a 413."""
+    """The replay server's ASGI app, matching bodies by ``match``. ``report_miss`` is told the
+    message of every 404 (from the worker thread that matched the request); a body over
+    ``max_body_bytes`` gets a 413."""
     recordings = list(recordings)
 
     def respond(method: str, url: str, raw: bytes) -> Response:
@@ -328,13 +374,19 @@ def create_app(
         if depth > MAX_DEPTH:
             return _too_deep(depth)
         path = route_path(url)
-        found = find_recording(recordings, method, path, body)
+        found = find_recording(recordings, method, path, body, match)
         if found is None:
-            message, metadata = explain_miss(recordings, method, path, body)
+            message, metadata = explain_miss(recordings, method, path, body, match)
             if report_miss is not None:
                 report_miss(message)
             return _not_found(message, metadata)
-        return _answer(found, event_delay)
+        response = answer(found, event_delay)
+        if asks_for_usage(body) and found.streamed and not reports_usage(found.content):
+            response.headers[WARNING_HEADER] = (
+                "stream_options.include_usage is true but the recorded stream reports no usage; "
+                "it is replayed as recorded"
+            )
+        return response
 
     async def replay(request: Request) -> Response:
         refused = unauthenticated(request)
@@ -390,7 +442,8 @@ def _too_deep(depth: int | None) -> Response:
     )
 
 
-def _answer(recording: Recording, event_delay: float) -> Response:
+def answer(recording: Recording, event_delay: float = 0.0) -> Response:
+    """The recorded answer: status, headers (less those not replayed), the body; SSE event by event."""
     response: Response
     if recording.streamed:
         events = _events(recording.content)
@@ -401,6 +454,19 @@ def _answer(recording: Recording, event_delay: float) -> Response:
         response.headers.append(name, value)
     response.headers[CASSETTE_HEADER] = quote(recording.name, safe="/[]() -_.,:=")
     return response
+
+
+def reports_usage(stream: bytes) -> bool:
+    """Whether any event of a recorded SSE stream carries a ``usage`` object."""
+    for line in stream.splitlines():
+        if line.startswith(b"data:"):
+            try:
+                event = json.loads(line[len(b"data:") :])
+            except ValueError:  # [DONE], or a malformed event the recording kept as it came
+                continue
+            if isinstance(event, dict) and isinstance(event.get("usage"), dict):
+                return True
+    return False
 
 
 def _events(data: bytes) -> list[bytes]:
@@ -488,6 +554,14 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
         f"(default: {DEFAULT_MAX_BODY_BYTES}, 8 MiB); bodies nested more than {MAX_DEPTH} arrays "
         "and objects deep get 400",
     )
+    parser.add_argument(
+        "--match",
+        type=Rule,
+        choices=list(Rule),
+        default=Rule.MEANING,
+        help=f"how request bodies are compared with the recorded ones: meaning (default: "
+        f"{MEANING_SUMMARY}) or exact (as parsed JSON, nothing else)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -503,7 +577,11 @@ def run(args: argparse.Namespace) -> int:
         _error(str(exc))
         return EXIT_UNUSABLE
     app = create_app(
-        recordings, event_delay=args.event_delay, report_miss=_log_miss, max_body_bytes=args.max_body_bytes
+        recordings,
+        event_delay=args.event_delay,
+        report_miss=_log_miss,
+        max_body_bytes=args.max_body_bytes,
+        match=args.match,
     )
     with _stop_on_signals() as stopped, ExitStack() as server:
         try:
@@ -511,18 +589,23 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, RuntimeError) as exc:
             _error(f"cannot listen on {args.host} port {args.port}: {exc}")
             return EXIT_UNUSABLE
-        print("\n".join(announcement(url, directory, recordings)), flush=True)
+        print("\n".join(announcement(url, directory, recordings, args.match)), flush=True)
         stopped.wait()
     return EXIT_OK
 
 
-def announcement(url: str, directory: Path, recordings: Iterable[Recording]) -> list[str]:
-    """What ``serve`` prints on start: where to send which requests."""
+def announcement(
+    url: str, directory: Path, recordings: Iterable[Recording], match: Rule = Rule.MEANING
+) -> list[str]:
+    """What ``serve`` prints on start: where to send which requests, and how bodies are matched."""
     recordings = list(recordings)
     cassettes = len({r.cassette for r in recordings})
     lines = [
         f"Serving {len(recordings)} recorded requests from {cassettes} cassettes in {directory}",
         f"Base URL: {url} (send 'Authorization: Bearer <any token>'; Ctrl-C to stop)",
+        f"Bodies match by meaning: {MEANING_SUMMARY}"
+        if match is Rule.MEANING
+        else "Bodies match exactly: as parsed JSON, nothing else",
     ]
     for route, count in Counter(r.route for r in recordings).items():
         method, path = route.split(" ", 1)

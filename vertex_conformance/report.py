@@ -20,7 +20,6 @@ _PACKAGES = (
     "openai",
     "httpx",
     "httpx2",
-    "httpx-sse",
     "vcrpy",
     "pytest-recording",
     "jsonschema-rs",

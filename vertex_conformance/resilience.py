@@ -19,7 +19,17 @@ What is retried (``RetryPolicy``):
 
 Waits use full jitter (a random delay between 0 and the exponential cap) unless the server sent
 ``Retry-After`` (seconds or an HTTP date), which is honoured; every wait is capped by
-``max_delay`` and by what is left of ``max_total_wait``, so a run never sleeps unboundedly.
+``max_delay`` and by what is left of ``max_total_wait``, so a run never sleeps unboundedly. A
+``Retry-After`` longer than what is left of ``max_total_wait`` (``--max-retry-wait``) is not
+retried at all: retrying sooner than the server asked spends an attempt on a certain refusal, so
+the answer goes back at once and the attempt says why (infra).
+
+What ends an answer below HTTP is classified once, here, for every lane (``transport_fault``): a
+timeout (connect, read, the whole response), a reset, a body shorter than its ``content-length``,
+a chunked body never terminated, a connection closed before the answer's end, an answer past
+``--max-response-bytes``. It reads the exception chain by type (the SDK's ``APITimeoutError`` and
+``APIConnectionError``, httpx's and httpx2's exceptions, the guard's limits), never its text, and
+says what arrived, where it stopped and which limit ended it.
 
 The retry decisions are one ``RetryState`` shared by four transports: ``RetryTransport`` for plain
 httpx, ``Httpx2RetryTransport`` for the openai SDK (openai >= 3 runs on httpx2; pass it as
@@ -33,9 +43,9 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from types import ModuleType
 from typing import Any, ClassVar
@@ -44,12 +54,15 @@ import httpx
 import httpx2
 import openai
 
+from .error_excerpt import error_excerpt
+from .guard import LimitExceeded
 from .redaction import find_secrets
 from .scrub import Scrubber
 
 INFRA = "infra"
 EVIDENCE_CHARS = 500
 _ERROR_CHARS = 200
+_TAIL_CHARS = 120  # of what arrived last, in a transport fault's evidence
 _LIBRARIES: dict[str, ModuleType] = {"httpx": httpx, "httpx2": httpx2}
 # 408 (request timeout) and 429 (rate limit) are the only 4xx that say nothing about the request.
 _INFRA_4XX = frozenset({408, 429})
@@ -110,16 +123,20 @@ def parse_retry_after(value: str, *, now: float | None = None) -> float | None:
 
 @dataclass(frozen=True)
 class Attempt:
-    """One try of a request: its status or the exception it ended in, and the wait before it."""
+    """One try of a request: its status or the exception it ended in, the wait before it, and why
+    no further try followed when the policy stopped early (``gave_up``)."""
 
     number: int
     status: int | None
     error: str | None
     waited: float
+    gave_up: str | None = None
 
     def __str__(self) -> str:
-        what = str(self.status) if self.status is not None else self.error
-        return f"{what} (after waiting {self.waited:.2f} s)" if self.waited else str(what)
+        what = str(self.status) if self.status is not None else str(self.error)
+        if self.waited:
+            what += f" (after waiting {self.waited:.2f} s)"
+        return f"{what} (not retried: {self.gave_up})" if self.gave_up else what
 
 
 def describe_attempts(attempts: Iterable[Attempt]) -> str:
@@ -168,10 +185,19 @@ class RetryState:
         return self._pause
 
     def on_response(self, response: Any) -> float | None:
-        self.attempts.append(Attempt(self.number, response.status_code, None, self._pause))
+        attempt = Attempt(self.number, response.status_code, None, self._pause)
         if response.status_code not in self.policy.retry_statuses:
+            self.attempts.append(attempt)
             return None
-        return self._next_pause(response.headers.get("retry-after"))
+        retry_after = response.headers.get("retry-after")
+        asked = parse_retry_after(retry_after, now=self.policy.clock()) if retry_after else None
+        left = self.policy.max_total_wait - self.waited
+        if asked is not None and asked > left and self.number < self.policy.max_attempts:
+            why = f"Retry-After asks {asked:g} s, more than the {left:g} s --max-retry-wait leaves"
+            self.attempts.append(replace(attempt, gave_up=why))
+            return None
+        self.attempts.append(attempt)
+        return self._next_pause(retry_after)
 
     def on_error(self, exc: Exception) -> float | None:
         self.attempts.append(Attempt(self.number, None, _short_error(exc), self._pause))
@@ -246,13 +272,13 @@ class _SyncRetrying(_Retrying):
                 state.begin()
                 try:
                     response = self.inner.handle_request(request)
-                except self._library.TransportError as exc:
+                except (self._library.TransportError, LimitExceeded) as exc:
                     if (pause := state.on_error(exc)) is None:
                         raise
                 else:
                     if (pause := state.on_response(response)) is None:
                         return response
-                    with suppress(self._library.TransportError):  # its body is not evidence
+                    with suppress(self._library.TransportError, LimitExceeded):  # its body is not evidence
                         response.read()  # read to the end, so the connection goes back to the pool
                     response.close()
                 self._sleep(pause)
@@ -279,13 +305,13 @@ class _AsyncRetrying(_Retrying):
                 state.begin()
                 try:
                     response = await self.inner.handle_async_request(request)
-                except self._library.TransportError as exc:
+                except (self._library.TransportError, LimitExceeded) as exc:
                     if (pause := state.on_error(exc)) is None:
                         raise
                 else:
                     if (pause := state.on_response(response)) is None:
                         return response
-                    with suppress(self._library.TransportError):
+                    with suppress(self._library.TransportError, LimitExceeded):
                         await response.aread()
                     await response.aclose()
                 await self._sleep(pause)
@@ -351,8 +377,9 @@ def retry_transport(
 @dataclass(frozen=True)
 class Timeouts:
     """``connect`` and ``read`` go to the HTTP client (``for_client``); ``read`` is also the stall
-    timeout between two reads of a stream. ``stream`` caps a whole stream; it is checked as each
-    piece arrives, so a stream ends within ``stream + read`` seconds at worst."""
+    timeout between two reads of a stream. ``stream`` is the wall-clock deadline on a whole
+    response, from the request on (``--stream-timeout``): the lanes' transports enforce it
+    (``guard``), below any recorder, so it holds in every lane and mode."""
 
     connect: float = 10.0
     read: float = 60.0
@@ -368,58 +395,84 @@ class Timeouts:
         return _LIBRARIES[library].Timeout(self.read, connect=self.connect)
 
 
-class StreamInterrupted(Exception):
-    """A stream ended early. ``partial_text`` is everything received before, kept as evidence."""
-
-    def __init__(self, message: str, partial_text: str, elapsed: float) -> None:
-        super().__init__(message)
-        self.partial_text, self.elapsed = partial_text, elapsed
+# --- what ended an answer below HTTP ------------------------------------------------------------
 
 
-class StreamStalled(StreamInterrupted):
-    """No byte arrived for the read timeout, or the whole stream outran its ceiling."""
+@dataclass(frozen=True)
+class Arrival:
+    """What had arrived when an answer broke off: its status and headers (none when no response
+    started), the bytes received as the lane counts them, the seconds since the request, and the
+    last text to arrive."""
+
+    status: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)  # names in lower case
+    received: int = 0
+    elapsed: float | None = None
+    tail: str = ""
+
+    def __str__(self) -> str:
+        if self.status is None:
+            return "no response"
+        where = f"HTTP {self.status}, {self.received} bytes"
+        where += f" in {self.elapsed:.2f} s" if self.elapsed is not None else ""
+        tail = " ".join(self.tail.split())[-_TAIL_CHARS:]
+        return where + (f"; the last to arrive: {tail!r}" if tail else "")
 
 
-class StreamDropped(StreamInterrupted):
-    """The connection closed (or was reset) before the stream ended."""
+def _limited(what: str, timeouts: Timeouts | None, name: str, option: str) -> str:
+    return f"{what} {getattr(timeouts, name):g} s ({option})" if timeouts else f"{what} {option}"
 
 
-def iter_text(
-    response: Any, timeouts: Timeouts | None = None, *, clock: Callable[[], float] = time.monotonic
-) -> Iterator[str]:
-    """Yield the decoded text of an httpx/httpx2 ``response`` as it arrives, enforcing the stream
-    ceiling; a read timeout becomes ``StreamStalled``, a closed connection ``StreamDropped``."""
-    timeouts = timeouts or Timeouts()
-    library = _LIBRARIES.get(type(response).__module__.split(".")[0], httpx)
-    started, parts = clock(), []
+def _fault(exc: BaseException, arrival: Arrival, timeouts: Timeouts | None) -> str | None:
+    """What ``exc`` (one link of a chain) says ended the answer, or None when it says nothing."""
+    libraries = tuple(_LIBRARIES.values())
+    if isinstance(exc, LimitExceeded):
+        return str(exc)
+    if any(isinstance(exc, lib.ConnectTimeout) for lib in libraries):
+        return _limited("no connection within", timeouts, "connect", "--connect-timeout")
+    if any(isinstance(exc, lib.ReadTimeout) for lib in libraries):
+        return _limited("no byte for", timeouts, "read", "--read-timeout")
+    if any(isinstance(exc, lib.TimeoutException) for lib in libraries):
+        return _limited("the request could not be sent or queued within", timeouts, "read", "--read-timeout")
+    if any(isinstance(exc, lib.ConnectError) for lib in libraries):
+        return "no connection"
+    if any(isinstance(exc, lib.DecodingError) for lib in libraries):
+        return "the body's content-encoding could not be decoded"
+    if any(isinstance(exc, (lib.NetworkError, lib.RemoteProtocolError)) for lib in libraries):
+        reset = any(isinstance(e, ConnectionResetError) for e in _origins(exc))
+        if arrival.status is None:
+            return f"the connection was {'reset' if reset else 'closed'} before a response"
+        if reset:
+            return "the connection was reset mid-answer"
+        if "content-length" in arrival.headers:
+            return f"the body ended short of its content-length ({arrival.headers['content-length']} bytes)"
+        if "chunked" in arrival.headers.get("transfer-encoding", "").lower():
+            return "the connection closed before the chunked body's last chunk (never terminated)"
+        return "the connection closed mid-answer"
+    if isinstance(exc, openai.APITimeoutError):
+        return "the SDK timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        return "the SDK lost the connection"
+    return None
 
-    def interrupted(kind: type[StreamInterrupted], why: str) -> StreamInterrupted:
-        elapsed = clock() - started
-        return kind(f"{why} ({elapsed:.1f} s into the stream)", "".join(parts), elapsed)
 
-    try:
-        for part in response.iter_text():
-            parts.append(part)
-            if clock() - started > timeouts.stream:
-                raise interrupted(StreamStalled, f"the stream ran past its {timeouts.stream} s ceiling")
-            yield part
-    except library.ReadTimeout as exc:
-        raise interrupted(StreamStalled, f"no byte for {timeouts.read} s") from exc
-    except (library.RemoteProtocolError, library.ReadError) as exc:
-        raise interrupted(StreamDropped, f"the connection closed mid-stream ({_short_error(exc)})") from exc
+def transport_fault(
+    exc: BaseException, arrival: Arrival | None = None, timeouts: Timeouts | None = None
+) -> str | None:
+    """The one classification of what ended an answer below HTTP, for every lane: one line naming
+    the fault and the limit that ended it, what had arrived and the exceptions (``infra``); None
+    when ``exc`` is no transport fault (a malformed event the SDK choked on, a harness error).
 
-
-# --- the verdict ---------------------------------------------------------------------------------
-
-_INFRA_ERRORS: tuple[type[BaseException], ...] = (
-    StreamInterrupted,
-    openai.APIConnectionError,  # APITimeoutError included
-    *(
-        error
-        for library in _LIBRARIES.values()
-        for error in (library.TimeoutException, library.NetworkError, library.RemoteProtocolError)
-    ),
-)
+    The chain of causes is read by type, innermost first, so the SDK's ``APITimeoutError`` says
+    what its cause, an httpx2 ``ReadTimeout``, says; a guard's limit wins wherever it sits."""
+    arrival = arrival or Arrival()
+    chain = list(_chain(exc))
+    limits = [e for e in chain if isinstance(e, LimitExceeded)]
+    found = next((what for e in [*limits, *reversed(chain)] if (what := _fault(e, arrival, timeouts))), None)
+    if found is None:
+        return None
+    causes = " <- ".join(dict.fromkeys(_short_error(e) for e in chain))  # each library repeats it
+    return f"{found}; {arrival}; {causes}"
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -431,6 +484,14 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         current = current.__cause__
+
+
+def _origins(exc: BaseException) -> Iterator[BaseException]:
+    """Where a library error came from: its causes, and the OS error it wraps (httpcore keeps that
+    as the context and the argument of its ``ReadError``, not always as the cause)."""
+    for link in _chain(exc):
+        yield link
+        yield from (e for e in (link.__context__, *link.args) if isinstance(e, BaseException))
 
 
 def _status(subject: Any) -> int | None:
@@ -453,7 +514,7 @@ def classify(subject: Any) -> str | None:
     rate limit, a server error, a timeout or a dropped connection; None when it is conformance
     evidence (any other status, a malformed body, an error of the harness itself)."""
     if isinstance(subject, BaseException):
-        if any(_infra_status(_status(e)) or isinstance(e, _INFRA_ERRORS) for e in _chain(subject)):
+        if transport_fault(subject) or any(_infra_status(_status(e)) for e in _chain(subject)):
             return INFRA
         return None
     return INFRA if _infra_status(_status(subject)) else None
@@ -479,17 +540,16 @@ def _body(subject: Any) -> str | None:
 
 
 def evidence(subject: Any, secrets: Scrubber | Iterable[str] = ()) -> str:
-    """A short account of ``subject`` for the report: the status and up to 500 characters of the
-    body, or the exception (with its partial stream size). The run's ``secrets`` (a Scrubber, or
-    project ids) become their placeholders; an excerpt that still holds a credential is withheld."""
+    """A short account of ``subject`` for the report: the status and an excerpt of the body (a Google
+    error's status and message, else its head and tail: ``error_excerpt``), or the exception (what
+    ``transport_fault`` says of it, else its chain). The run's ``secrets`` (a Scrubber, or project
+    ids) become their placeholders; an excerpt that still holds a credential is withheld."""
     scrubber = Scrubber.of(secrets)
-    if isinstance(subject, StreamInterrupted):
-        text = f"{type(subject).__name__}: {subject} ({len(subject.partial_text)} characters received)"
-    elif isinstance(subject, BaseException) and _status(subject) is None:
-        text = " <- ".join(_short_error(e) for e in _chain(subject))
+    if isinstance(subject, BaseException) and _status(subject) is None:
+        text = transport_fault(subject) or " <- ".join(_short_error(e) for e in _chain(subject))
     else:  # the body is scrubbed before it is cut: the cut could leave half a value unrecognised
         status, body = _status(subject), scrubber.scrub(_body(subject) or "")
-        text = f"HTTP {status}" + (f": {' '.join(body.split())[:EVIDENCE_CHARS]}" if body else "")
+        text = f"HTTP {status}" + (f": {error_excerpt(body, EVIDENCE_CHARS)}" if body else "")
     text = scrubber.scrub(text)
     kinds = find_secrets(text)
     return f"(evidence withheld: it held {' and '.join(kinds)})" if kinds else text

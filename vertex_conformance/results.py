@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from .grouping import causes
 from .paths import SCHEMAS
 from .vocabulary import Outcome
 
@@ -145,6 +146,7 @@ class Results:
     generated_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     selection: Selection | None = None
     incomplete: Incomplete | None = None
+    stale: tuple[dict[str, Any], ...] = ()  # expectation entries the run could have used and did not
 
     @property
     def summary(self) -> dict[str, int]:
@@ -171,8 +173,10 @@ class Results:
             "summary": self.summary,
             "tokens": self.tokens,
             "tests": [t.to_dict() for t in sorted(self.tests, key=lambda t: t.nodeid)],
+            "causes": [_listed(cause) for cause in causes(self.tests)],
             **({"selection": _listed(self.selection)} if self.selection else {}),
             **({"incomplete": _listed(self.incomplete)} if self.incomplete else {}),
+            **({"stale_expectations": list(self.stale)} if self.stale else {}),
         }
 
     def to_json(self) -> str:
@@ -190,10 +194,11 @@ class Results:
             if selection
             else None,
             incomplete=Incomplete(incomplete["reason"], tuple(incomplete["not_run"])) if incomplete else None,
+            stale=tuple(document.get("stale_expectations", ())),
         )
 
 
-def _listed(value: Selection | Incomplete) -> dict[str, Any]:
+def _listed(value: Any) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(value).items()}
 
 

@@ -3,7 +3,10 @@
 The functions return base URLs, what the ``openai`` SDK takes as ``base_url``; it appends
 ``/chat/completions`` itself, and the raw HTTP lane appends it the same way (``lanes.Call.url``),
 so all lanes hit the same URL. A form that pins a location or API version (the global-endpoint form,
-the v1beta1 form) passes it as an override instead of building its own URL.
+the v1beta1 form) passes it as an override instead of building its own URL. A ``--base-url`` stands
+where the scheme and host stand, prefix and all: the documented path always follows it whole, so a
+cassette recorded behind a gateway holds the same path (``recording.with_placeholders`` drops the
+prefix) and replays anywhere.
 """
 
 from __future__ import annotations
@@ -38,7 +41,9 @@ def _endpoints_root(cfg: RunConfig, location: str | None, api_version: str | Non
 
 
 def _origin(cfg: RunConfig, location: str) -> str:
-    """Scheme and host: a base URL replaces them; the global location has no region prefix."""
+    """What precedes the documented path: scheme and host, or the base URL, which replaces them and
+    may add a gateway's path prefix (``https://gw.example/proxy/vertex``); the global location has no
+    region prefix on the host."""
     if cfg.base_url:
         return cfg.base_url
     if location == GLOBAL_LOCATION:

@@ -56,7 +56,7 @@ API_VERSIONS = ("v1", "v1beta1")
 
 
 class Outcome(StrEnum):
-    """A test's outcome, and (the first four) a requirement's verdict within a test."""
+    """A test's outcome, and (``REQUIREMENT_VERDICTS``) a requirement's verdict within a test."""
 
     PASS = "pass"
     FAIL = "fail"
@@ -65,12 +65,21 @@ class Outcome(StrEnum):
     UNSUPPORTED = "unsupported"  # the target does not offer the form
     INFRA = "infra"  # 429, 5xx, timeout, dropped connection: neither pass nor conformance failure
     ERROR = "error"  # the harness itself broke (missing cassette, bad fixture)
+    NOT_APPLICABLE = "not-applicable"  # a requirement's check had nothing to evaluate: never a pass
 
 
 # What one requirement can come to inside a judged test (results.json ``requirements`` values).
-REQUIREMENT_VERDICTS = (Outcome.PASS, Outcome.FAIL, Outcome.KNOWN_DEVIATION, Outcome.UNEXPECTED_PASS)
-# When several requirements of one test differ, the test takes the most severe outcome.
+REQUIREMENT_VERDICTS = (
+    Outcome.PASS,
+    Outcome.FAIL,
+    Outcome.KNOWN_DEVIATION,
+    Outcome.UNEXPECTED_PASS,
+    Outcome.NOT_APPLICABLE,
+)
+# When several requirements of one test differ, the test takes the most severe outcome (a test whose
+# every requirement had nothing to evaluate is not applicable as a whole: it proved nothing).
 SEVERITY = (
+    Outcome.NOT_APPLICABLE,
     Outcome.PASS,
     Outcome.UNSUPPORTED,
     Outcome.KNOWN_DEVIATION,

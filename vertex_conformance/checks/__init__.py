@@ -2,8 +2,12 @@
 
 A check is declared with ``@check(id, statement, source, where, applies=...)``: that declares
 the requirement and registers the function that evaluates it. ``evaluate`` runs every check that
-applies to an exchange and returns ``{requirement id: [findings]}`` for each of them, so the
-report can tell a requirement that held (empty list) from one that was never evaluated (absent).
+applies to an exchange and returns ``{requirement id: [findings] | None}`` for each of them, so the
+report can tell a requirement that held (empty list) from one that applied but found nothing to
+judge (``None``: a tool-call check on an answer without tool calls) and from one that was never
+evaluated (absent). A check says "nothing to judge" by yielding ``NOTHING`` (once, when its subject
+is absent); a check that yields nothing at all held. Only a held requirement is a pass: a form whose
+feature never showed up must not pass the checks of that feature.
 """
 
 from __future__ import annotations
@@ -20,6 +24,18 @@ from ..requirements import Requirement, Source, requirement
 from ..vocabulary import Profile
 
 Violation = tuple[str, str]  # (json path, message)
+
+
+class _Nothing:
+    """The type of ``NOTHING``: what a check yields when the answer holds nothing it could judge."""
+
+    def __repr__(self) -> str:
+        return "NOTHING"
+
+
+NOTHING = _Nothing()
+Yielded = Violation | _Nothing
+Results = dict[str, list[Finding] | None]
 
 
 @dataclass
@@ -73,7 +89,20 @@ class Context:
 class Check:
     requirement: Requirement
     applies: Callable[[Context], bool]
-    run: Callable[[Context], Iterable[Violation]]
+    run: Callable[[Context], Iterable[Yielded]]
+
+    def verdict(self, ctx: Context) -> list[Finding] | None:
+        """The findings of this check on ``ctx`` (empty: held), or ``None`` when it yielded only
+        ``NOTHING``: a violation found beside a ``NOTHING`` still counts."""
+        rid = self.requirement.id
+        findings: list[Finding] = []
+        nothing = False
+        for item in self.run(ctx):
+            if isinstance(item, _Nothing):
+                nothing = True
+            else:
+                findings.append(Finding(rid, *item))
+        return None if nothing and not findings else findings
 
 
 CHECKS: list[Check] = []
@@ -89,36 +118,36 @@ def check(
     source: Source,
     where: str,
     applies: Callable[[Context], bool] = always,
-) -> Callable[[Callable[[Context], Iterable[Violation]]], Callable[[Context], Iterable[Violation]]]:
+) -> Callable[[Callable[[Context], Iterable[Yielded]]], Callable[[Context], Iterable[Yielded]]]:
     """Declare requirement ``id`` and register the decorated function as its check."""
 
-    def register(fn: Callable[[Context], Iterable[Violation]]) -> Callable[[Context], Iterable[Violation]]:
+    def register(fn: Callable[[Context], Iterable[Yielded]]) -> Callable[[Context], Iterable[Yielded]]:
         CHECKS.append(Check(requirement(id, statement, source, where), applies, fn))
         return fn
 
     return register
 
 
-def evaluate(
-    exchange: Exchange, profile: Profile = Profile.VERTEX
-) -> tuple[dict[str, list[Finding]], dict[str, Any]]:
-    """Run every applicable check. Returns findings by requirement id and the observations made."""
+def evaluate(exchange: Exchange, profile: Profile = Profile.VERTEX) -> tuple[Results, dict[str, Any]]:
+    """Run every applicable check. Returns, by requirement id, its findings (empty: held) or ``None``
+    (applied, nothing to evaluate), and the observations made."""
     ctx = Context(exchange, profile)
-    results: dict[str, list[Finding]] = {}
+    results: Results = {}
     for registered in CHECKS:
-        if not registered.applies(ctx):
-            continue
-        rid = registered.requirement.id
-        results[rid] = [Finding(rid, path, message) for path, message in registered.run(ctx)]
+        if registered.applies(ctx):
+            results[registered.requirement.id] = registered.verdict(ctx)
     return results, ctx.observations
 
 
-def failures(results: dict[str, list[Finding]]) -> list[Finding]:
-    return sorted(f for findings in results.values() for f in findings)
+def failures(results: Results) -> list[Finding]:
+    """Every finding, sorted; a requirement with nothing to evaluate (``None``) has none."""
+    return sorted(f for findings in results.values() if findings for f in findings)
 
 
 # Importing the check modules declares their requirements.
 from . import (  # noqa: E402,F401
+    encoding,
+    errors,
     media,
     parity,
     probes,

@@ -5,19 +5,24 @@
 One break, one requirement: data that is not base64 fails ``image.base64`` alone, since there
 are no bytes whose type ``image.mime-matches`` could judge (the documented sample's
 ``"<BASE64_BYTES>"`` placeholder is that case); a missing or unknown declared type fails
-``image.mime-matches`` whatever the data. Only non-streamed answers are judged: the seed shows
-image output non-streamed, and the stream assembler does not collect ``delta.audio``.
+``image.mime-matches`` whatever the data; bytes that start as an image but do not decode (a PNG
+cut in half: valid base64, magic bytes intact) fail ``image.decodes`` alone. Only non-streamed
+answers are judged: the seed shows image output non-streamed, and the stream assembler does not
+collect ``delta.audio``.
 """
 
 from __future__ import annotations
 
 import base64
+import io
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from ..extensions import google
 from ..requirements import Source
-from . import Context, Violation, check
+from ..vocabulary import Profile
+from . import NOTHING, Context, Yielded, check
 from ._predicates import plain_ok
 
 SEED_IMAGE = "Bildgenerierung: Beispielanfrage and Beispielantwort"
@@ -56,11 +61,22 @@ def decode(data: Any) -> bytes | None:
         return None
 
 
-def image_requested(ctx: Context) -> bool:
-    """A non-streamed successful answer to a request whose ``modalities`` ask for an image."""
+def image_answer(ctx: Context) -> bool:
+    """A non-streamed successful answer that carries an image, or answers a request whose
+    ``modalities`` ask for one. The image checks read the answer alone, so a capture checked without
+    its request (``vertex-conformance check``) is judged whenever it carries an image; the request
+    only tells that an answer without one should have had it. Vertex puts the image in
+    ``message.audio``: under the vertex profile every ``audio`` object is an image, under openai only
+    one that declares Google's ``mime_type`` (else it is OpenAI's audio output, not judged here)."""
+    if not plain_ok(ctx):
+        return False
+    for _, message in ctx.answer_messages():
+        audio = message.get("audio")
+        if isinstance(audio, dict) and (ctx.profile == Profile.VERTEX or "mime_type" in google(audio)):
+            return True
     request = ctx.request
     modalities = request.get("modalities") if isinstance(request, dict) else None
-    return plain_ok(ctx) and isinstance(modalities, list) and "image" in modalities
+    return isinstance(modalities, list) and "image" in modalities
 
 
 @check(
@@ -68,10 +84,13 @@ def image_requested(ctx: Context) -> bool:
     "An image answer's message.audio.data is strict base64 that decodes to at least one byte.",
     Source.SEED,
     SEED_IMAGE,
-    applies=image_requested,
+    applies=image_answer,
 )
-def image_base64(ctx: Context) -> Iterator[Violation]:
-    for path, message in ctx.answer_messages():
+def image_base64(ctx: Context) -> Iterator[Yielded]:
+    messages = list(ctx.answer_messages())
+    if not messages:
+        yield NOTHING  # no message at all: message.not-empty reports it
+    for path, message in messages:
         audio = message.get("audio")
         data = audio.get("data") if isinstance(audio, dict) else None
         if not isinstance(data, str):
@@ -90,13 +109,13 @@ def image_base64(ctx: Context) -> Iterator[Violation]:
     "one of image/png, image/jpeg (or image/jpg), image/webp, image/gif.",
     Source.SEED,
     SEED_IMAGE + " (mime_type image/png)",
-    applies=image_requested,
+    applies=image_answer,
 )
-def image_mime_matches(ctx: Context) -> Iterator[Violation]:
-    for path, message in ctx.answer_messages():
-        audio = message.get("audio")
-        if not isinstance(audio, dict):
-            continue  # no image at all: image.base64 reports it
+def image_mime_matches(ctx: Context) -> Iterator[Yielded]:
+    images = [(path, m["audio"]) for path, m in ctx.answer_messages() if isinstance(m.get("audio"), dict)]
+    if not images:
+        yield NOTHING  # no image at all: image.base64 reports it
+    for path, audio in images:
         declared = google(audio).get("mime_type")
         declared_path = f"{path}.audio.extra_content.google.mime_type"
         if not isinstance(declared, str):
@@ -122,10 +141,13 @@ def image_mime_matches(ctx: Context) -> Iterator[Violation]:
     "An image answer's message carries content: null (the image is in audio).",
     Source.SEED,
     SEED_IMAGE + ' ("content": null)',
-    applies=image_requested,
+    applies=image_answer,
 )
-def image_content_null(ctx: Context) -> Iterator[Violation]:
-    for path, message in ctx.answer_messages():  # a missing key is message.content-key's
+def image_content_null(ctx: Context) -> Iterator[Yielded]:
+    messages = list(ctx.answer_messages())
+    if not messages:
+        yield NOTHING
+    for path, message in messages:  # a missing key is message.content-key's
         if message.get("content") is not None:
             yield f"{path}.content", f"expected null, got {str(message['content'])[:80]!r}"
 
@@ -135,13 +157,70 @@ def image_content_null(ctx: Context) -> Iterator[Violation]:
     "An image answer's message carries a non-empty extra_content.google.thought_signature.",
     Source.SEED,
     SEED_IMAGE + " (message.extra_content.google.thought_signature)",
-    applies=image_requested,
+    applies=image_answer,
 )
-def image_thought_signature(ctx: Context) -> Iterator[Violation]:
-    for path, message in ctx.answer_messages():
+def image_thought_signature(ctx: Context) -> Iterator[Yielded]:
+    messages = list(ctx.answer_messages())
+    if not messages:
+        yield NOTHING
+    for path, message in messages:
         signature = google(message).get("thought_signature")
         if not (isinstance(signature, str) and signature):
             yield (
                 f"{path}.extra_content.google.thought_signature",
                 f"expected a non-empty string, got {signature!r}",
             )
+
+
+# Pillow's names for the formats ``sniff`` recognises: the decoder is held to the announced format.
+_PILLOW_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WEBP"}
+# Beyond this many pixels the bytes are not decoded (a few bytes can announce gigabytes of pixels,
+# and Pillow refuses only beyond about 179 million): twice a 4096 x 4096 image, more than any image
+# model answers with, about 130 MB once loaded.
+MAX_PIXELS = 2 * 4096 * 4096
+_OBJECT_REPR = re.compile(r" ?<[\w.]+ object at 0x[0-9a-f]+>")  # Pillow quotes its file object: not evidence
+
+
+def undecodable(raw: bytes, found: str) -> str | None:
+    """Why ``raw`` (whose magic bytes announce ``found``) does not decode completely, or ``None``.
+    Pillow's ``verify`` reads the whole file and checks its structure (chunk checksums, markers);
+    it leaves the image unusable, so the bytes are opened again and every pixel is loaded, which
+    catches what ``verify`` does not look at, such as a truncated JPEG scan. Pillow is imported here,
+    not at the top: ``vertex-conformance check`` of a text answer never pays for it."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(raw), formats=[_PILLOW_FORMATS[found]]) as image:
+            image.verify()
+        with Image.open(io.BytesIO(raw), formats=[_PILLOW_FORMATS[found]]) as image:
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                return f"it announces {width} x {height} pixels, more than the {MAX_PIXELS} decoded"
+            image.load()
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError… for broken files
+        return f"{type(exc).__name__}: {_OBJECT_REPR.sub('', str(exc))[:160]}"
+    return None
+
+
+@check(
+    "image.decodes",
+    "An image answer's bytes decode completely as the image their magic bytes announce (the "
+    "whole file verified, every pixel loaded).",
+    Source.SEED,
+    SEED_IMAGE + " (the decoded bytes must be an image: docs/spec.md#form-9-image-output)",
+    applies=image_answer,
+)
+def image_decodes(ctx: Context) -> Iterator[Yielded]:
+    judged = 0
+    for path, message in ctx.answer_messages():
+        audio = message.get("audio")
+        raw = decode(audio.get("data")) if isinstance(audio, dict) else None
+        found = sniff(raw) if raw else None
+        if found is None:
+            continue  # no bytes, or none of a known image: image.base64 and image.mime-matches report it
+        judged += 1
+        why = undecodable(raw, found)
+        if why is not None:
+            yield f"{path}.audio.data", f"the {len(raw)} bytes start as {found} but do not decode: {why}"
+    if not judged:
+        yield NOTHING

@@ -15,7 +15,7 @@ from .. import schemas
 from ..exchange import parse_json
 from ..extensions import google
 from ..requirements import Source
-from . import Context, Violation, check
+from . import NOTHING, Context, Violation, Yielded, check
 
 SEED_FUNCTION_RESPONSE = "Multimodale Funktionsantworten: Beispielanfrage"
 
@@ -76,7 +76,8 @@ def _texts(content: Any) -> list[str]:
     SEED_FUNCTION_RESPONSE + ' ({"$ref": "dress.jpg"} and file_data.display_name "dress.jpg")',
     applies=lambda ctx: bool(_with_role(ctx, "tool")),
 )
-def function_response_ref(ctx: Context) -> Iterator[Violation]:
+def function_response_ref(ctx: Context) -> Iterator[Yielded]:
+    refs = 0
     for position, message in _with_role(ctx, "tool"):
         parts = google(message).get("parts")
         files = [
@@ -91,12 +92,15 @@ def function_response_ref(ctx: Context) -> Iterator[Violation]:
             except ValueError:
                 continue  # plain text holds no $ref
             for ref in _refs(value):
+                refs += 1
                 if not (isinstance(ref, str) and ref in names):
                     yield (
                         f"$.request.body.messages[{position}].content",
                         f"$ref {ref!r} names no file in extra_content.google.parts "
                         f"(display names: {sorted(names)})",
                     )
+    if not refs:
+        yield NOTHING  # no tool message points at a file
 
 
 @check(

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..assembly import as_list
 from ..requirements import Source
-from . import Context, Violation, check
+from . import NOTHING, Context, Violation, Yielded, check
 from ._predicates import answered, plain_ok, streamed_ok
 
 SEED_RESPONSE = "Beispielantwort; docs/spec.md#response-facts"
@@ -33,8 +33,11 @@ def response_object(ctx: Context) -> Iterator[Violation]:
     SEED_RESPONSE,
     applies=answered,
 )
-def role_assistant(ctx: Context) -> Iterator[Violation]:
-    for path, message in ctx.answer_messages():
+def role_assistant(ctx: Context) -> Iterator[Yielded]:
+    messages = list(ctx.answer_messages())
+    if not messages:
+        yield NOTHING  # no message at all: message.not-empty reports it
+    for path, message in messages:
         if message.get("role") != "assistant":
             yield f"{path}.role", f"expected 'assistant', got {message.get('role')!r}"
     for event, chunk in ctx.chunks:
@@ -54,8 +57,11 @@ def role_assistant(ctx: Context) -> Iterator[Violation]:
     'Beispielantwort: "content": null beside audio; text answers carry their text',
     applies=plain_ok,
 )
-def content_key(ctx: Context) -> Iterator[Violation]:
-    for path, message in ctx.answer_messages():
+def content_key(ctx: Context) -> Iterator[Yielded]:
+    messages = list(ctx.answer_messages())
+    if not messages:
+        yield NOTHING
+    for path, message in messages:
         if "content" not in message:
             yield path, "the message has no content key"
 
@@ -67,8 +73,11 @@ def content_key(ctx: Context) -> Iterator[Violation]:
     "CreateChatCompletionResponse.choices[].index",
     applies=plain_ok,
 )
-def choice_index(ctx: Context) -> Iterator[Violation]:
-    for position, choice in enumerate(as_list(ctx.exchange.body.get("choices"))):
+def choice_index(ctx: Context) -> Iterator[Yielded]:
+    choices = as_list(ctx.exchange.body.get("choices"))
+    if not choices:
+        yield NOTHING
+    for position, choice in enumerate(choices):
         if isinstance(choice, dict) and choice.get("index") != position:
             yield (
                 f"$.response.choices[{position}].index",
@@ -103,6 +112,8 @@ def not_empty(ctx: Context) -> Iterator[Violation]:
             or (isinstance(audio, dict) and audio.get("data"))
         ):
             yield path, "no content, tool_calls or media"
+    if ctx.exchange.streamed and not ctx.assembled.choices:
+        yield "$.events", "no chunk carries a choice"
     if not ctx.exchange.streamed and not ctx.exchange.body.get("choices"):
         yield "$.response.choices", "no choices"
 
@@ -124,7 +135,9 @@ def _answer_model(ctx: Context) -> tuple[str, Any] | None:
         and isinstance(ctx.request.get("model"), str)
     ),
 )
-def model_echo(ctx: Context) -> Iterator[Violation]:
+def model_echo(ctx: Context) -> Iterator[Yielded]:
     answer = _answer_model(ctx)
-    if answer is not None and answer[1] != ctx.request["model"]:
+    if answer is None:
+        yield NOTHING  # a stream without chunks: stream.not-empty reports it
+    elif answer[1] != ctx.request["model"]:
         yield answer[0], f"answered {answer[1]!r} to a request for {ctx.request['model']!r}"

@@ -20,7 +20,7 @@ from ._predicates import is_error_body, plain_ok, streamed_ok
 def response_json(ctx: Context) -> Iterator[Violation]:
     text = (ctx.exchange.body_text or "")[:120]
     if not ctx.exchange.body_is_json:
-        yield "$.response", f"body is not JSON: {text!r}"
+        yield "$.response", f"body is not JSON ({ctx.exchange.body_error}): {text!r}"
     elif not isinstance(ctx.exchange.body, dict | list):
         yield "$.response", f"body is JSON but not an object: {text!r}"
 

@@ -20,7 +20,7 @@ from ..findings import json_path
 from ..json_equality import same
 from ..requirements import Source
 from ..vocabulary import SDK_LANES
-from . import Context, Violation, check
+from . import NOTHING, Context, Violation, Yielded, check
 from ._predicates import answered, streamed_ok
 
 if TYPE_CHECKING:  # the SDK is imported where a stream is accumulated: `check` and `--help` start fast
@@ -48,7 +48,8 @@ def _short(value: Any) -> str:
     "The SDK turns every successful answer into its typed objects without raising.",
     Source.OPENAI,
     SDK_WHERE.format("chat.completions.create / parse, and iterating a Stream"),
-    applies=lambda ctx: sdk_lane(ctx) and answered(ctx),
+    # Bytes that are not UTF-8 are response.utf8's finding; the SDK is right to refuse them.
+    applies=lambda ctx: sdk_lane(ctx) and answered(ctx) and not ctx.exchange.undecodable,
 )
 def sdk_parses(ctx: Context) -> Iterator[Violation]:
     error = ctx.exchange.notes.get("sdk_error")
@@ -165,7 +166,10 @@ def sdk_streamed(ctx: Context) -> bool:
     SDK_WHERE.format("chat.completions.stream / ChatCompletionStreamState.get_final_completion"),
     applies=sdk_streamed,
 )
-def sdk_stream_message(ctx: Context) -> Iterator[Violation]:
+def sdk_stream_message(ctx: Context) -> Iterator[Yielded]:
+    if not ctx.assembled.choices:
+        yield NOTHING  # no choice at all: message.not-empty reports it
+        return
     sdk = sdk_accumulation(ctx.chunks)
     for index, choice in sorted(ctx.assembled.choices.items()):
         message = sdk.messages.get(index)
@@ -217,9 +221,12 @@ def _has_tool_calls(ctx: Context) -> bool:
     "and parsed arguments, in order) as assembling the stream by call id.",
     Source.SEED,
     "stream_function_call_arguments: the documented stream's index is not stable per call, its id is",
-    applies=lambda ctx: sdk_streamed(ctx) and _has_tool_calls(ctx),
+    applies=sdk_streamed,
 )
-def sdk_stream_accumulation(ctx: Context) -> Iterator[Violation]:
+def sdk_stream_accumulation(ctx: Context) -> Iterator[Yielded]:
+    if not _has_tool_calls(ctx):
+        yield NOTHING  # a stream without tool calls: no call for the SDK to put together
+        return
     sdk = sdk_accumulation(ctx.chunks)
     for index, choice in sorted(ctx.assembled.choices.items()):
         ours = [_call(call.id, call.name, call.arguments) for call in choice.tool_calls]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..assembly import as_list
 from ..requirements import Source
-from . import Context, Violation, check
+from . import NOTHING, Context, Violation, Yielded, check
 from ._predicates import openai, streamed, streamed_ok
 
 SEED_STREAM = "Streaming example; stream_function_call_arguments, Beispielantworten"
@@ -29,7 +30,9 @@ def content_type(ctx: Context) -> Iterator[Violation]:
     SEED_STREAM,
     applies=streamed,
 )
-def event_json(ctx: Context) -> Iterator[Violation]:
+def event_json(ctx: Context) -> Iterator[Yielded]:
+    if not ctx.exchange.parsed_events:
+        yield NOTHING  # no event at all: sse.done-last and stream.not-empty report it
     for event, value, error in ctx.exchange.parsed_events:
         if error is not None:
             yield f"$.events[{event.index}]", f"data is not JSON ({error}): {event.data[:120]!r}"
@@ -37,16 +40,34 @@ def event_json(ctx: Context) -> Iterator[Violation]:
             yield f"$.events[{event.index}]", f"data is JSON but not an object: {event.data[:120]!r}"
 
 
+SHOWN = 20  # stray lines and notices listed one by one; the rest are counted
+
+
 @check(
-    "sse.no-stray-lines",
-    "Every line of the stream is an SSE field (data:, event:, id:, retry:), a comment or blank.",
+    "sse.no-dropped-lines",
+    "Every line of the stream is blank, a comment or a field: no text that clients drop unseen "
+    "(a log line, a chunk without data:, Data: for data:).",
     Source.OPENAI,
-    "Streaming responses (server-sent events)",
+    "Streaming responses (server-sent events): "
+    "https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation",
     applies=streamed,
 )
-def no_stray_lines(ctx: Context) -> Iterator[Violation]:
-    for stray in ctx.exchange.sse.stray_lines:
-        yield f"$.lines[{stray.number}]", f"not an SSE field: {stray.text[:120]!r}"
+def no_dropped_lines(ctx: Context) -> Iterator[Violation]:
+    """Stray lines fail; what is legal but unusual (an extension field, a block without data, a
+    leading byte-order mark) is only noted, as ``sse_notices``: no client reads it differently."""
+    sse = ctx.exchange.sse
+    for stray in sse.stray_lines[:SHOWN]:
+        yield f"$.lines[{stray.number}]", f"not an SSE field, dropped by clients: {stray.text[:120]!r}"
+    if len(sse.stray_lines) > SHOWN:
+        yield "$.lines", f"{len(sse.stray_lines) - SHOWN} more stray lines"
+    if sse.notices:
+        notes = [
+            f"{f'line {n.number}' if n.number else 'start'}: {n.why}: {n.text[:120]!r}"
+            for n in sse.notices[:SHOWN]
+        ]
+        if len(sse.notices) > SHOWN:
+            notes.append(f"{len(sse.notices) - SHOWN} more")
+        ctx.observations["sse_notices"] = notes
 
 
 @check(
@@ -88,7 +109,9 @@ def not_empty(ctx: Context) -> Iterator[Violation]:
     SEED_STREAM,
     applies=streamed_ok,
 )
-def chunk_object(ctx: Context) -> Iterator[Violation]:
+def chunk_object(ctx: Context) -> Iterator[Yielded]:
+    if not ctx.chunks:
+        yield NOTHING
     for event, chunk in ctx.chunks:
         if isinstance(chunk, dict) and chunk.get("object") != "chat.completion.chunk":
             yield (
@@ -97,11 +120,11 @@ def chunk_object(ctx: Context) -> Iterator[Violation]:
             )
 
 
-def _constant(ctx: Context, key: str) -> Iterator[Violation]:
+def _constant(ctx: Context, key: str) -> Iterator[Yielded]:
+    if not ctx.chunks:
+        yield NOTHING
     first = None
-    for event, chunk in ctx.chunks:
-        if not isinstance(chunk, dict):
-            continue
+    for event, chunk in ctx.chunks:  # every chunk is an object (Exchange.chunks)
         if first is None:
             first = (event, chunk.get(key))
         elif chunk.get(key) != first[1]:
@@ -118,7 +141,7 @@ def _constant(ctx: Context, key: str) -> Iterator[Violation]:
     SEED_STREAM,
     applies=streamed_ok,
 )
-def id_constant(ctx: Context) -> Iterator[Violation]:
+def id_constant(ctx: Context) -> Iterator[Yielded]:
     yield from _constant(ctx, "id")
 
 
@@ -129,7 +152,7 @@ def id_constant(ctx: Context) -> Iterator[Violation]:
     SEED_STREAM,
     applies=streamed_ok,
 )
-def created_constant(ctx: Context) -> Iterator[Violation]:
+def created_constant(ctx: Context) -> Iterator[Yielded]:
     yield from _constant(ctx, "created")
 
 
@@ -140,7 +163,7 @@ def created_constant(ctx: Context) -> Iterator[Violation]:
     SEED_STREAM,
     applies=streamed_ok,
 )
-def model_constant(ctx: Context) -> Iterator[Violation]:
+def model_constant(ctx: Context) -> Iterator[Yielded]:
     yield from _constant(ctx, "model")
 
 
@@ -151,7 +174,9 @@ def model_constant(ctx: Context) -> Iterator[Violation]:
     SEED_STREAM,
     applies=streamed_ok,
 )
-def finish_reason(ctx: Context) -> Iterator[Violation]:
+def finish_reason(ctx: Context) -> Iterator[Yielded]:
+    if not ctx.assembled.choices:
+        yield NOTHING  # no choice at all: message.not-empty reports it
     for index, choice in sorted(ctx.assembled.choices.items()):
         if not choice.finish_events:
             yield f"$.choices[{index}]", "the choice never got a finish_reason"
@@ -169,6 +194,44 @@ def finish_reason(ctx: Context) -> Iterator[Violation]:
             )
 
 
+def _choices_asked_for(ctx: Context) -> int | None:
+    """The request's ``n`` (1 when it sends none), or ``None`` when the request is unknown."""
+    if not isinstance(ctx.request, dict):
+        return None
+    n = ctx.request.get("n", 1)
+    return n if isinstance(n, int) and not isinstance(n, bool) and n >= 1 else 1
+
+
+@check(
+    "stream.choice-index",
+    "Every chunk's choices name indexes the answer has: below the request's n (1 when it sends none); "
+    "without the request, indexes run 0, 1, … with none left out.",
+    Source.OPENAI,
+    "ChatCompletionStreamResponse.choices[].index: the index of the choice among the n asked for",
+    applies=streamed_ok,
+)
+def choice_index(ctx: Context) -> Iterator[Yielded]:
+    asked = _choices_asked_for(ctx)
+    first_seen: dict[int, str] = {}  # index -> the path of the first choice that named it
+    for event, chunk in ctx.chunks:
+        for slot, choice in enumerate(as_list(chunk.get("choices"))):
+            index = choice.get("index") if isinstance(choice, dict) else None
+            if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+                continue  # schema.chunk reports it
+            path = f"$.events[{event}].choices[{slot}].index"
+            if asked is not None and index >= asked:
+                yield path, f"choice index {index} in a stream answering n = {asked} (0 to {asked - 1})"
+            first_seen.setdefault(index, path)
+    if not first_seen:
+        yield NOTHING  # no choice at all: message.not-empty reports it
+    elif asked is None:
+        missing = sorted(set(range(max(first_seen))) - first_seen.keys())
+        if missing:
+            top = max(first_seen)
+            absent = ", ".join(map(str, missing))
+            yield first_seen[top], f"choice index {top} names no choice: no chunk carries index {absent}"
+
+
 @check(
     "stream.usage-final",
     "usage comes at most once, on the final chunk.",
@@ -176,8 +239,10 @@ def finish_reason(ctx: Context) -> Iterator[Violation]:
     SEED_STREAM,
     applies=streamed_ok,
 )
-def usage_final(ctx: Context) -> Iterator[Violation]:
+def usage_final(ctx: Context) -> Iterator[Yielded]:
     usage_events = ctx.assembled.usage_events
+    if not usage_events:
+        yield NOTHING  # no usage at all: usage.present reports it
     if len(usage_events) > 1:
         yield f"$.events[{usage_events[1]}].usage", f"usage sent on {len(usage_events)} chunks {usage_events}"
     last = ctx.chunks[-1][0] if ctx.chunks else None
@@ -194,10 +259,12 @@ def usage_final(ctx: Context) -> Iterator[Violation]:
     "ChatCompletionStreamResponseDelta; docs/spec.md#more-facts: Vertex repeats it in every delta",
     applies=lambda ctx: streamed_ok(ctx) and openai(ctx),
 )
-def role_first_only(ctx: Context) -> Iterator[Violation]:
+def role_first_only(ctx: Context) -> Iterator[Yielded]:
+    if not any(as_list(chunk.get("choices")) for _, chunk in ctx.chunks):
+        yield NOTHING  # no delta at all: message.not-empty reports it
     seen: set[int] = set()
     for event, chunk in ctx.chunks:
-        for position, choice in enumerate((chunk or {}).get("choices") or []):
+        for position, choice in enumerate(as_list(chunk.get("choices"))):
             if not isinstance(choice, dict):
                 continue
             index = choice.get("index")

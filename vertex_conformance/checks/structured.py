@@ -17,7 +17,7 @@ from ..exchange import parse_json
 from ..findings import json_path
 from ..json_equality import same
 from ..requirements import Source
-from . import Context, Violation, check
+from . import NOTHING, Context, Yielded, check
 from ._predicates import answered
 
 SEED_STRUCTURED = "Strukturierte Ausgabe: a Pydantic response_format via beta.chat.completions.parse"
@@ -43,9 +43,8 @@ def structured_requested(ctx: Context) -> bool:
 
 
 def _parse(content: Any) -> Any:
-    """The JSON value of ``content``, or ``_NOT_JSON``."""
-    if not isinstance(content, str):
-        return _NOT_JSON
+    """The JSON value of ``content``, or ``_NOT_JSON`` (orjson refuses anything but text, ``None``
+    included, with the same ValueError as text that is not JSON)."""
     try:
         return parse_json(content)
     except ValueError:
@@ -59,8 +58,11 @@ def _parse(content: Any) -> Any:
     SEED_STRUCTURED,
     applies=structured_requested,
 )
-def answer_is_json(ctx: Context) -> Iterator[Violation]:
-    for path, message in ctx.answer_messages():
+def answer_is_json(ctx: Context) -> Iterator[Yielded]:
+    messages = list(ctx.answer_messages())
+    if not messages:
+        yield NOTHING  # no message at all: message.not-empty reports it
+    for path, message in messages:
         content = message.get("content")
         if not isinstance(content, str):
             yield f"{path}.content", f"no text to parse (content is {content!r})"
@@ -78,7 +80,7 @@ def answer_is_json(ctx: Context) -> Iterator[Violation]:
     SEED_STRUCTURED + "; the returned content validates against that schema",
     applies=lambda ctx: structured_requested(ctx) and isinstance(_schema(ctx), dict),
 )
-def answer_matches_schema(ctx: Context) -> Iterator[Violation]:
+def answer_matches_schema(ctx: Context) -> Iterator[Yielded]:
     try:
         # offline: a remote $ref in someone's schema must never send traffic from a check.
         validator = jsonschema_rs.validator_for(_schema(ctx), offline=True)
@@ -86,10 +88,11 @@ def answer_matches_schema(ctx: Context) -> Iterator[Violation]:
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         yield "$.request.body.response_format.json_schema.schema", f"not a usable JSON Schema: {first_line}"
         return
-    for path, message in ctx.answer_messages():
-        value = _parse(message.get("content"))
-        if value is _NOT_JSON:
-            continue
+    values = [(path, _parse(message.get("content"))) for path, message in ctx.answer_messages()]
+    values = [(path, value) for path, value in values if value is not _NOT_JSON]  # else structured.json's
+    if not values:
+        yield NOTHING
+    for path, value in values:
         for error in validator.iter_errors(value):
             message_text = error.message if len(error.message) <= 200 else f"{error.message[:200]}…"
             yield json_path(f"{path}.content", *error.instance_path), message_text
@@ -114,7 +117,7 @@ def _sdk_parsed(ctx: Context) -> list[tuple[int, dict[str, Any]]]:
     "openai SDK parse helper: ParsedChatCompletionMessage.parsed",
     applies=lambda ctx: structured_requested(ctx) and not ctx.exchange.streamed and bool(_sdk_parsed(ctx)),
 )
-def sdk_parsed(ctx: Context) -> Iterator[Violation]:
+def sdk_parsed(ctx: Context) -> Iterator[Yielded]:
     choices = ctx.exchange.body.get("choices")
     wire = {
         choice.get("index"): choice.get("message")
@@ -122,14 +125,18 @@ def sdk_parsed(ctx: Context) -> Iterator[Violation]:
         if isinstance(choice, dict) and isinstance(choice.get("message"), dict)
     }
     view_choices = ctx.exchange.sdk_view["choices"]
+    judged = 0
     for position, message in _sdk_parsed(ctx):
         index = view_choices[position].get("index", position)
         value = _parse((wire.get(index) or {}).get("content"))
         if value is _NOT_JSON:
             continue  # structured.json reports it
+        judged += 1
         if not same(message["parsed"], value):  # json_equality: true is not 1
             yield (
                 f"$.sdk_view.choices[{position}].message.parsed",
                 f"the SDK parsed {json.dumps(message['parsed'])[:120]} but the content is "
                 f"{json.dumps(value)[:120]}",
             )
+    if not judged:
+        yield NOTHING

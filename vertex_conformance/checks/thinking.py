@@ -14,7 +14,7 @@ from typing import Any
 
 from ..extensions import google
 from ..requirements import Source
-from . import Context, Violation, check
+from . import NOTHING, Context, Yielded, check
 from ._predicates import answered
 
 SEED_THINKING = "Beispielanfragen: thinking_config mit extra_body verwenden (curl sample)"
@@ -69,10 +69,13 @@ def _texts(ctx: Context) -> Iterator[tuple[str, str]]:
     f"{SEED_MARKER}: thoughts are wrapped in <M>…</M> in the text",
     applies=lambda ctx: answered(ctx) and _marker(ctx) is not None,
 )
-def tags_balanced(ctx: Context) -> Iterator[Violation]:
+def tags_balanced(ctx: Context) -> Iterator[Yielded]:
     marker = _marker(ctx)
     tag = re.compile(f"<(/?){re.escape(marker)}>")
-    for path, text in _texts(ctx):
+    texts = list(_texts(ctx))
+    if not texts:
+        yield NOTHING  # no text to hold tags (a tool-call or image answer)
+    for path, text in texts:
         open_at = None
         for match in tag.finditer(text):
             if match.group(1) and open_at is None:
@@ -93,14 +96,12 @@ def tags_balanced(ctx: Context) -> Iterator[Violation]:
     "at least one non-empty <M>…</M> block.",
     Source.SEED,
     f"{SEED_THINKING}; {SEED_MARKER}",
-    applies=lambda ctx: (
-        answered(ctx)
-        and _include_thoughts(ctx)
-        and _marker(ctx) is not None
-        and (_count(_reasoning(ctx)[1]) or 0) > 0
-    ),
+    applies=lambda ctx: answered(ctx) and _include_thoughts(ctx) and _marker(ctx) is not None,
 )
-def thoughts_tagged(ctx: Context) -> Iterator[Violation]:
+def thoughts_tagged(ctx: Context) -> Iterator[Yielded]:
+    if (_count(_reasoning(ctx)[1]) or 0) <= 0:
+        yield NOTHING  # no reasoning reported: no thought to look for (thinking.reasoning-tokens judges that)
+        return
     marker = _marker(ctx)
     block = re.compile(f"<{re.escape(marker)}>(.*?)</{re.escape(marker)}>", re.DOTALL)
     texts = list(_texts(ctx))
@@ -117,16 +118,13 @@ def thoughts_tagged(ctx: Context) -> Iterator[Violation]:
     Source.SEED,
     f"{SEED_THINKING}; docs/spec.md#form-7-thinking: "
     "usage reports completion_tokens_details.reasoning_tokens",
-    applies=lambda ctx: (
-        answered(ctx)
-        and _include_thoughts(ctx)
-        and _budget(ctx) != 0
-        and isinstance(ctx.answer_usage()[1], dict)
-    ),
+    applies=lambda ctx: answered(ctx) and _include_thoughts(ctx) and _budget(ctx) != 0,
 )
-def reasoning_tokens(ctx: Context) -> Iterator[Violation]:
+def reasoning_tokens(ctx: Context) -> Iterator[Yielded]:
     path, value = _reasoning(ctx)
-    if value is None:
+    if not isinstance(ctx.answer_usage()[1], dict):
+        yield NOTHING  # no usage at all: usage.present reports it
+    elif value is None:
         yield path, "include_thoughts was asked for but usage reports no reasoning_tokens"
     elif (_count(value) or 0) <= 0:
         yield path, f"include_thoughts was asked for but reasoning_tokens is {value!r}"
@@ -137,9 +135,11 @@ def reasoning_tokens(ctx: Context) -> Iterator[Violation]:
     "reasoning_tokens does not exceed the thinking_budget the request gave.",
     Source.SEED,
     f"{SEED_THINKING}: thinking_budget 10000",
-    applies=lambda ctx: answered(ctx) and _budget(ctx) is not None and _count(_reasoning(ctx)[1]) is not None,
+    applies=lambda ctx: answered(ctx) and _budget(ctx) is not None,
 )
-def budget(ctx: Context) -> Iterator[Violation]:
+def budget(ctx: Context) -> Iterator[Yielded]:
     path, value = _reasoning(ctx)
-    if value > _budget(ctx):
+    if _count(value) is None:
+        yield NOTHING  # no reasoning count to hold to the budget
+    elif value > _budget(ctx):
         yield path, f"reasoning_tokens {value} exceeds thinking_budget {_budget(ctx)}"

@@ -5,11 +5,13 @@ Streams are judged on ``ctx.assembled`` (calls grouped by ``id``), so a server t
 index itself is judged apart, by ``tools.index-stable``.
 
 Two gates: the envelope and argument checks apply to any answer with tool calls, or to any answer
-to a request that declared ``tools``. The checks that need the declared tools (``known-function``,
-``args-schema``), and ``index-stable``, apply only when the request is known and declares tools:
-the documented stream breaks ``index-stable`` (docs/spec.md#known-quirks, a known deviation kept in
-``expectations/``), and a capture checked without its request stays judged on its envelope alone,
-so ``vertex-conformance check`` of the documented samples remains a clean baseline.
+to a request that declared ``tools`` (an answer without calls then has nothing for them to judge:
+they yield ``NOTHING``, never a pass; ``tools.called`` is what fails it). The checks that need the
+declared tools (``known-function``, ``args-schema``), and ``index-stable``, apply only when the
+request is known and declares tools: the documented stream breaks ``index-stable``
+(docs/spec.md#known-quirks, a known deviation kept in ``expectations/``), and a capture checked
+without its request stays judged on its envelope alone, so ``vertex-conformance check`` of the
+documented samples remains a clean baseline.
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ from typing import Any, NamedTuple
 
 import jsonschema_rs
 
-from ..assembly import ToolCall
+from ..assembly import ToolCall, as_list
 from ..exchange import Exchange, parse_json
 from ..extensions import google
 from ..findings import Finding, json_path
 from ..json_equality import same
 from ..requirements import Source, requirement
-from . import Context, Violation, check
+from . import NOTHING, Context, Yielded, check
 from ._predicates import answered, streamed_ok
 
 SEED_TOOLS = "stream_function_call_arguments verwenden: Beispielanfrage and Beispielantworten"
@@ -101,6 +103,18 @@ def _declares_tools(ctx: Context) -> bool:
     return answered(ctx) and bool(declared_tools(ctx.request))
 
 
+def _asks_for_a_call(ctx: Context) -> bool:
+    """A request that declares tools, lets the model call them (``tool_choice`` is not "none") and
+    does not hand a tool's result back (no tool message after the last user message): the answer to
+    a tool result is text (forms 6 and 11)."""
+    request = ctx.request
+    if not declared_tools(request) or request.get("tool_choice") == "none":
+        return False
+    roles = [m.get("role") for m in as_list(request.get("messages")) if isinstance(m, dict)]
+    turns = [role for role in roles if role in ("user", "tool")]
+    return not turns or turns[-1] != "tool"
+
+
 def _function(call: dict[str, Any]) -> dict[str, Any]:
     return call["function"] if isinstance(call.get("function"), dict) else {}
 
@@ -135,8 +149,11 @@ def _fragment_in(
     f'{SEED_TOOLS} (the first chunk of a call also has function.arguments "")',
     applies=lambda ctx: streamed_ok(ctx) and _with_tools(ctx),
 )
-def first_fragment(ctx: Context) -> Iterator[Violation]:
-    for _, path, fragment in _first_fragments(ctx):
+def first_fragment(ctx: Context) -> Iterator[Yielded]:
+    firsts = list(_first_fragments(ctx))
+    if not firsts:
+        yield NOTHING
+    for _, path, fragment in firsts:
         missing = [
             key
             for key, present in (
@@ -159,13 +176,15 @@ def first_fragment(ctx: Context) -> Iterator[Violation]:
     "parallel function calls (https://ai.google.dev/gemini-api/docs/thought-signatures)",
     applies=_with_tools,
 )
-def thought_signature(ctx: Context) -> Iterator[Violation]:
+def thought_signature(ctx: Context) -> Iterator[Yielded]:
     if ctx.exchange.streamed:
-        firsts = ((path, fragment) for position, path, fragment in _first_fragments(ctx) if position == 0)
+        firsts = [(path, fragment) for position, path, fragment in _first_fragments(ctx) if position == 0]
         where = "the first tool call's first fragment"
     else:
-        firsts = ((call.path, call.body) for call in _calls(ctx) if call.position == 0)
+        firsts = [(call.path, call.body) for call in _calls(ctx) if call.position == 0]
         where = "the first tool call"
+    if not firsts:
+        yield NOTHING
     for path, carrier in firsts:
         signature = google(carrier).get("thought_signature")
         if not (isinstance(signature, str) and signature):
@@ -184,8 +203,11 @@ def _from_events(call: Call) -> str:
     f'{SEED_TOOLS}: the fragments join to {{"location":"Boston, MA","unit":"celsius"}}',
     applies=_with_tools,
 )
-def args_json(ctx: Context) -> Iterator[Violation]:
-    for call in _calls(ctx):
+def args_json(ctx: Context) -> Iterator[Yielded]:
+    calls = list(_calls(ctx))
+    if not calls:
+        yield NOTHING
+    for call in calls:
         arguments = _function(call.body).get("arguments")
         parsed = _parsed(arguments)
         if parsed is _NOT_PARSED or not isinstance(parsed, dict):
@@ -208,14 +230,16 @@ def _no_retrieval(uri: str) -> Any:
     f"{SEED_TOOLS}: parameters require location and unit (enum celsius, fahrenheit)",
     applies=_declares_tools,
 )
-def args_schema(ctx: Context) -> Iterator[Violation]:
+def args_schema(ctx: Context) -> Iterator[Yielded]:
     tools = declared_tools(ctx.request)
+    judged = 0
     for call in _calls(ctx):
         name = _function(call.body).get("name")
         schema = tools.get(name) if isinstance(name, str) else None
         parsed = _parsed(_function(call.body).get("arguments"))
         if not isinstance(schema, dict) or not isinstance(parsed, dict):
             continue  # an unknown name, no parameters, or arguments that do not parse: not this requirement
+        judged += 1
         try:
             validator = jsonschema_rs.validator_for(schema, retriever=_no_retrieval)
         except ValueError as exc:  # jsonschema_rs.ValidationError is one
@@ -227,6 +251,8 @@ def args_schema(ctx: Context) -> Iterator[Violation]:
                 json_path(f"{call.path}.function.arguments", *error.instance_path),
                 f"{error.message[:200]} (parameters of {name!r}){_from_events(call)}",
             )
+    if not judged:
+        yield NOTHING
 
 
 @check(
@@ -236,12 +262,97 @@ def args_schema(ctx: Context) -> Iterator[Violation]:
     "ChatCompletionTool: the model calls the functions given in tools",
     applies=_declares_tools,
 )
-def known_function(ctx: Context) -> Iterator[Violation]:
+def known_function(ctx: Context) -> Iterator[Yielded]:
     tools = declared_tools(ctx.request)
-    for call in _calls(ctx):
-        name = _function(call.body).get("name")
-        if isinstance(name, str) and name not in tools:
+    named = [(call, _function(call.body).get("name")) for call in _calls(ctx)]
+    named = [(call, name) for call, name in named if isinstance(name, str)]  # a missing name is the schema's
+    if not named:
+        yield NOTHING
+    for call, name in named:
+        if name not in tools:
             yield f"{call.path}.function.name", f"{name!r} is not among the declared tools {sorted(tools)}"
+
+
+@check(
+    "tools.called",
+    'A request that declares tools (tool_choice not "none", not handing back a tool result) is '
+    "answered with at least one tool call.",
+    Source.SEED,
+    f"{SEED_TOOLS}: the documented answer to the tools request is two calls",
+    applies=lambda ctx: answered(ctx) and _asks_for_a_call(ctx),
+)
+def called(ctx: Context) -> Iterator[Yielded]:
+    if _has_calls(ctx):
+        return
+    messages = list(ctx.answer_messages())
+    if not messages:
+        yield NOTHING  # no message at all: message.not-empty reports it
+        return
+    path, message = messages[0]
+    content = message.get("content")
+    instead = f"text {content[:80]!r}" if isinstance(content, str) and content else "neither calls nor text"
+    yield (
+        f"{path}.tool_calls",
+        f"the request declared tools {sorted(declared_tools(ctx.request))}, but the answer made no tool "
+        f"call (it answered with {instead})",
+    )
+
+
+def _streamed_id_reuse(ctx: Context) -> Iterator[Yielded]:
+    """A streamed call id that comes back once another call of its choice began: a second call under
+    the same id (the assembly, which groups by id, would splice the two together)."""
+    current: dict[int, tuple[str, int]] = {}  # per choice: the call being streamed, and its first event
+    ended: dict[int, set[str]] = {}  # per choice: the ids of calls another call followed
+    judged = False
+    for event, chunk in ctx.chunks:
+        for slot, raw in enumerate(as_list(chunk.get("choices"))):
+            if not isinstance(raw, dict) or not isinstance(raw.get("index", 0), int):
+                continue  # schema.chunk reports it
+            index = raw.get("index", 0)
+            delta = raw.get("delta") if isinstance(raw.get("delta"), dict) else {}
+            for position, fragment in enumerate(as_list(delta.get("tool_calls"))):
+                call_id = fragment.get("id") if isinstance(fragment, dict) else None
+                if not (isinstance(call_id, str) and call_id) or call_id == current.get(index, ("", 0))[0]:
+                    continue  # no id continues the current call; a missing first id is tools.first-fragment's
+                judged = True
+                if call_id in ended.setdefault(index, set()):
+                    other, began = current[index]
+                    yield (
+                        f"$.events[{event}].choices[{slot}].delta.tool_calls[{position}].id",
+                        f"call id {call_id!r} comes back after call {other!r} began at event {began}: "
+                        "two calls share one id",
+                    )
+                if index in current:
+                    ended[index].add(current[index][0])
+                current[index] = (call_id, event)
+    if not judged:
+        yield NOTHING
+
+
+@check(
+    "tools.call-id-unique",
+    "No two tool calls of one answer message share an id, and a non-streamed call's id is not empty "
+    "(streamed: an id does not come back once another call's fragments began).",
+    Source.OPENAI,
+    "ChatCompletionMessageToolCall.id: a follow-up answers each call by its tool_call_id",
+    applies=_with_tools,
+)
+def call_id_unique(ctx: Context) -> Iterator[Yielded]:
+    if ctx.exchange.streamed:  # the first fragment's id being there is tools.first-fragment's
+        yield from _streamed_id_reuse(ctx)
+        return
+    calls = [call for call in _calls(ctx) if isinstance(call.body.get("id"), str)]  # else schema.response's
+    if not calls:
+        yield NOTHING
+    owner: dict[tuple[int, str], str] = {}
+    for call in calls:
+        call_id = call.body["id"]
+        if not call_id:
+            yield f"{call.path}.id", "the tool call's id is empty: no tool message could answer it"
+        elif (call.choice, call_id) in owner:
+            yield f"{call.path}.id", f"id {call_id!r} is also the id of {owner[call.choice, call_id]}"
+        else:
+            owner[call.choice, call_id] = call.path
 
 
 @check(
@@ -251,21 +362,27 @@ def known_function(ctx: Context) -> Iterator[Violation]:
     f'{SEED_TOOLS}: the last chunk has finish_reason "tool_calls"; text answers finish with "stop"',
     applies=answered,
 )
-def finish_reason(ctx: Context) -> Iterator[Violation]:
+def finish_reason(ctx: Context) -> Iterator[Yielded]:
     # A missing finish_reason is stream.finish-reason's (streams) or schema.response's.
     if ctx.exchange.streamed:
-        for index, choice in sorted(ctx.assembled.choices.items()):
-            if choice.finish_events and (choice.finish_reason == "tool_calls") != bool(choice.tool_calls):
+        finished = [(i, c) for i, c in sorted(ctx.assembled.choices.items()) if c.finish_events]
+        if not finished:
+            yield NOTHING
+        for index, choice in finished:
+            if (choice.finish_reason == "tool_calls") != bool(choice.tool_calls):
                 yield (
                     f"$.events[{choice.finish_events[-1]}].choices",
                     f"choice {index} has {len(choice.tool_calls)} tool call(s) and finished with "
                     f"{choice.finish_reason!r}",
                 )
         return
-    for slot, choice in _plain_choices(ctx):
+    finished = [(slot, c) for slot, c in _plain_choices(ctx) if c.get("finish_reason") is not None]
+    if not finished:
+        yield NOTHING
+    for slot, choice in finished:
         message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
-        reason = choice.get("finish_reason")
-        if reason is not None and (reason == "tool_calls") != bool(message.get("tool_calls")):
+        reason = choice["finish_reason"]
+        if (reason == "tool_calls") != bool(message.get("tool_calls")):
             yield (
                 f"$.response.choices[{slot}].finish_reason",
                 f"finish_reason is {reason!r} for a message "
@@ -280,7 +397,10 @@ def finish_reason(ctx: Context) -> Iterator[Violation]:
     "ChatCompletionMessageToolCallChunk.index; docs/spec.md#known-quirks: the documented stream breaks it",
     applies=lambda ctx: streamed_ok(ctx) and _declares_tools(ctx),
 )
-def index_stable(ctx: Context) -> Iterator[Violation]:
+def index_stable(ctx: Context) -> Iterator[Yielded]:
+    calls = [call for choice in ctx.assembled.choices.values() for call in choice.tool_calls]
+    if not any(i is not None for call in calls for i in call.indexes):
+        yield NOTHING  # no call, or none with an index (a missing index is schema.chunk's)
     for index, choice in sorted(ctx.assembled.choices.items()):
         owner: dict[int, str] = {}
         for position, call in enumerate(choice.tool_calls):

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..requirements import Source
-from . import Context, Violation, check
+from . import NOTHING, Context, Violation, Yielded, check
 from ._predicates import answered, openai, vertex
 
 
@@ -54,12 +54,13 @@ def usage_present(ctx: Context) -> Iterator[Violation]:
         yield path, "no usage object"
 
 
-def _arithmetic(ctx: Context, expected_rule: str, formula: str) -> Iterator[Violation]:
+def _arithmetic(ctx: Context, expected_rule: str, formula: str) -> Iterator[Yielded]:
     path, usage = ctx.answer_usage()
     rule = rule_held(usage)
     ctx.observations["usage_rule"] = rule
     counts = _counts(usage)
     if counts is None:
+        yield NOTHING  # no usage, or counts that are not integers: usage.present and the schema report it
         return
     if rule not in (expected_rule, "both"):
         prompt, completion, reasoning, total = counts
@@ -77,7 +78,7 @@ def _arithmetic(ctx: Context, expected_rule: str, formula: str) -> Iterator[Viol
     "all three sample usages (27+45+504=576, 7+1120+251=1378, 1139+16=1155)",
     applies=lambda ctx: answered(ctx) and vertex(ctx),
 )
-def vertex_total(ctx: Context) -> Iterator[Violation]:
+def vertex_total(ctx: Context) -> Iterator[Yielded]:
     yield from _arithmetic(ctx, "vertex", "total = prompt + completion + reasoning")
 
 
@@ -88,5 +89,5 @@ def vertex_total(ctx: Context) -> Iterator[Violation]:
     "CompletionUsage",
     applies=lambda ctx: answered(ctx) and openai(ctx),
 )
-def openai_total(ctx: Context) -> Iterator[Violation]:
+def openai_total(ctx: Context) -> Iterator[Yielded]:
     yield from _arithmetic(ctx, "openai", "total = prompt + completion")
