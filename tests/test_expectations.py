@@ -330,3 +330,13 @@ def test_a_conformance_run_with_a_tests_filter_that_matches_nothing_stops_before
     )
     assert done.returncode == 4, done.stdout[-2000:]
     assert f"{listed}, line 2: tests filter '[htpx]' matches no collected test" in done.stderr
+
+
+def test_an_entry_whose_requirement_had_nothing_to_evaluate_in_the_tests_it_admits_is_not_stale():
+    """A partial run (-k) may judge only a form's non-streamed test, where a streamed quirk's
+    requirement has nothing to evaluate: the run says nothing about the entry."""
+    quirk = entry(requirement="tools.index-stable", line=1)
+    idle = record(requirements={"tools.index-stable": Outcome.NOT_APPLICABLE})
+    assert stale([quirk], [idle]) == []
+    held = record(requirements={"tools.index-stable": Outcome.PASS})
+    assert stale([quirk], [idle, held]) == [quirk]

@@ -13,14 +13,14 @@ import pytest
 from . import baseline, expectations, lanes, matrix, report, stash
 from . import results as results_file
 from .config import RunConfig
-from .grouping import causes
+from .grouping import by_requirement
 from .paths import shown
 from .results import Incomplete, Results, Selection, TestRecord, UnreadableResults
 from .scrub import Scrubber
 from .vocabulary import Outcome
 
 _ERROR_CHARS = 500  # of pytest's last line, for a test that broke outside the judge
-_CAUSES_SHOWN = 10  # causes of failure the console lists; results.json and the page hold them all
+_GROUPS_SHOWN, _CAUSES_SHOWN = 10, 3  # what the console lists; results.json and the page hold every cause
 
 
 @pytest.hookimpl(wrapper=True)
@@ -214,17 +214,22 @@ class ResultCollector:
             f"vertex-conformance: {line or 'no conformance tests'}; "
             f"report: {Path(self.cfg.report_dir) / 'results.json'}"
         )
-        found = causes(self.tests.values())
-        if found:
-            terminalreporter.write_line("failures by cause (most tests first):")
-        for cause in found[:_CAUSES_SHOWN]:
-            where = f"[{cause.requirement}]" if cause.requirement else f"({cause.outcome})"
+        groups = by_requirement(self.tests.values())
+        if groups:
+            terminalreporter.write_line("failures by requirement and cause (most tests first):")
+        for group in groups[:_GROUPS_SHOWN]:
+            name = f"[{group.requirement}]" if group.requirement else "(ended before a verdict)"
+            terminalreporter.write_line(f"  {name} {_tests(group.tests)}, {group.findings} findings")
+            for cause in group.causes[:_CAUSES_SHOWN]:
+                terminalreporter.write_line(
+                    f"    {_tests(cause.tests)}: {cause.example[:160]}  e.g. {cause.examples[0]}"
+                )
+            if len(group.causes) > _CAUSES_SHOWN:
+                terminalreporter.write_line(f"    … {len(group.causes) - _CAUSES_SHOWN} more causes")
+        if len(groups) > _GROUPS_SHOWN:
             terminalreporter.write_line(
-                f"  {cause.tests} test{'s' if cause.tests != 1 else ''} {where} {cause.example[:160]}"
-                f"  e.g. {cause.examples[0]}"
+                f"  … {len(groups) - _GROUPS_SHOWN} more requirements: see results.json"
             )
-        if len(found) > _CAUSES_SHOWN:
-            terminalreporter.write_line(f"  … {len(found) - _CAUSES_SHOWN} more causes in results.json")
         listed = self.config.stash.get(stash.EXPECTATIONS, [])
         unused = expectations.stale(listed, self.tests.values())
         if unused:
@@ -270,3 +275,7 @@ def _verdict(
     if not parts:
         return None
     return f"vertex-conformance: {'; '.join(parts)}; {where}", good
+
+
+def _tests(count: int) -> str:
+    return f"{count} test{'s' if count != 1 else ''}"

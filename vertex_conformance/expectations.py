@@ -262,9 +262,10 @@ def passed_unexpectedly_in(entry: Expectation, record: TestRecord) -> bool:
 
 
 def stale(expectations: Sequence[Expectation], records: Iterable[TestRecord]) -> list[Expectation]:
-    """The entries the run could have used and did not: their filters let in a judged test of the
-    run, yet no test's findings matched them and no test passed where they expected a failure.
-    Entries whose filters let in none of the run's tests (another profile's, a form not run) say
+    """The entries the run could have used and did not: their filters let in a test of the run that
+    judged their requirement (held or failed: not "nothing to evaluate"), yet no test's findings
+    matched them and no test passed where they expected a failure. Entries whose filters let in no
+    such test (another profile's, a form not run, a requirement that had nothing to evaluate) say
     nothing about this run and are not stale. Read from the evidence (every finding is in the
     record), not from the entry a record names, so an entry sharing a requirement with another is
     judged on its own."""
@@ -272,6 +273,11 @@ def stale(expectations: Sequence[Expectation], records: Iterable[TestRecord]) ->
     return [
         e
         for e in expectations
-        if any(e.admits(facts_of(r)) for r in judged)
+        if any(e.admits(facts_of(r)) and _evaluated(r, e.requirement) for r in judged)
         and not any(excused_in(e, r) or passed_unexpectedly_in(e, r) for r in judged)
     ]
+
+
+def _evaluated(record: TestRecord, requirement: str) -> bool:
+    verdict = (record.requirements or {}).get(requirement)
+    return verdict is not None and verdict is not Outcome.NOT_APPLICABLE
