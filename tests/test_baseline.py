@@ -557,3 +557,11 @@ def test_a_requirement_that_goes_from_held_to_nothing_to_evaluate_or_back_is_nei
     assert back.after == "pass"
     broken = results(record(PLAIN, "fail", {"tools.args-json": "fail"}))
     assert [c.requirement for c in only(compare(now, broken), "regressions")] == ["tools.args-json"]
+
+
+def test_a_selection_by_node_id_covers_that_test_and_its_parametrizations_only():
+    selection = Selection(("suites/test_plain.py::test_plain_chat",))
+    assert selection.covers(PLAIN)
+    assert not selection.covers("suites/test_plain.py::test_plain_chat_more[httpx]")
+    assert not selection.covers("suites/test_plain.py::test_other[httpx]")
+    assert Selection((PLAIN,)).covers(PLAIN)

@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema_rs
 import pytest
 
-from vertex_conformance.config import ConfigError, RunConfig
+from vertex_conformance.config import OPTIONS, ConfigError, RunConfig
 from vertex_conformance.paths import CASSETTES, EXPECTATIONS, REPORTS
 from vertex_conformance.results import SCHEMA
 
@@ -423,3 +423,18 @@ def test_a_project_number_is_validated_recorded_redacted_and_scrubbed():
     )
     with pytest.raises(ConfigError, match="project number 'twelve' is not a number"):
         build({**LIVE, "project_number": "twelve"})
+
+
+def test_every_run_option_is_a_pytest_option_of_the_plugin(pytestconfig):
+    """RunConfig is the one home of the options: each field (but the token) is a command-line option
+    the plugin adds wherever pytest runs (its entry point loads it here too)."""
+    missing = [name for name in OPTIONS if not hasattr(pytestconfig.option, name)]
+    assert missing == []
+
+
+def test_a_real_project_given_to_a_replay_run_is_scrubbed_too():
+    replay = build({"project": "real-proj-42", "endpoint_id": "8675309"})
+    assert replay.scrubber().scrub("no match for /projects/real-proj-42/endpoints/8675309") == (
+        "no match for /projects/{PROJECT}/endpoints/{ENDPOINT}"
+    )
+    assert build({}).scrubber().scrub("/projects/PROJECT/x") == "/projects/PROJECT/x"  # placeholders stay

@@ -305,3 +305,11 @@ def test_recording_again_with_another_request_replaces_the_cassette_instead_of_a
     text = (cassettes / "test_plain" / "test_plain_chat[httpx].yaml").read_text()
     assert text.count("gemini-3.8-flash") >= 1
     assert "gemini-3.5-flash" not in text
+
+
+def test_an_unreadable_trust_store_is_one_line_before_any_test(tmp_path):
+    done = run_suite(
+        "--report-dir", str(tmp_path), "-k", "plain_chat", env={"SSL_CERT_FILE": str(tmp_path / "none.pem")}
+    )
+    assert done.returncode == 4
+    assert "the TLS trust store could not be read" in done.stderr and "Traceback" not in done.stderr

@@ -340,3 +340,10 @@ def test_an_entry_whose_requirement_had_nothing_to_evaluate_in_the_tests_it_admi
     assert stale([quirk], [idle]) == []
     held = record(requirements={"tools.index-stable": Outcome.PASS})
     assert stale([quirk], [idle, held]) == [quirk]
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "\n\n"])
+def test_an_empty_expectations_file_means_no_known_deviation(tmp_path, text):
+    path = tmp_path / "empty.yaml"
+    path.write_text(text)
+    assert load(path) == []

@@ -99,4 +99,7 @@ def test_the_token_budget_ends_the_run_as_interrupted_with_its_reports(tmp_path)
     document = incomplete_report(tmp_path)
     assert "token budget" in document["incomplete"]["reason"]
     assert document["incomplete"]["not_run"]
+    # a test the budget stopped is not run, not "unsupported" (which says the target lacks the form)
+    assert [t["outcome"] for t in document["tests"]] == ["pass"]
+    assert len(document["incomplete"]["not_run"]) == 2
     assert "RUN INCOMPLETE" in out.splitlines()[-1]

@@ -271,7 +271,7 @@ def _matrix(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from . import matrix, merge, report, results
+    from . import matrix, merge, results
     from .atomic import write_text
 
     try:
@@ -281,7 +281,7 @@ def _merge(args: argparse.Namespace) -> int:
             Path(p).parent / "junit.xml" for p in args.shards if (Path(p).parent / "junit.xml").is_file()
         ]
         out = Path(args.output)
-        report.write(out / "results.json", merged.to_dict())
+        write_text(out / "results.json", merged.to_json())
         matrix.write(out / "index.html", merged)
         if junit:
             write_text(out / "junit.xml", merge.merge_junit(junit))

@@ -10,8 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
-from . import baseline, expectations, lanes, matrix, report, stash
+from . import baseline, expectations, lanes, matrix, stash, versions
 from . import results as results_file
+from .atomic import write_text
 from .config import RunConfig
 from .grouping import by_requirement
 from .paths import shown
@@ -34,7 +35,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if scrubber is None:  # not a conformance run
         return rep
     draft = item.stash.get(stash.RESULT, None)
-    if draft is not None and (rep.when == "call" or (rep.when == "setup" and not rep.passed)):
+    if draft is not None and draft.not_run and rep.when == "call":
+        rep.user_properties.append((stash.NOT_RUN_KEY, "1"))
+    elif draft is not None and (rep.when == "call" or (rep.when == "setup" and not rep.passed)):
         rep.user_properties.append((stash.RECORD_KEY, scrubber.scrub(orjson.dumps(draft.to_dict()).decode())))
     if draft is not None and draft.record is not None and rep.when == "teardown":
         # junit.xml writes the properties of a test's last report: there, the requirements that had
@@ -123,6 +126,8 @@ class ResultCollector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "teardown" and not report.failed:
             return
+        if any(k == stash.NOT_RUN_KEY for k, _ in report.user_properties):
+            return  # no record: the report lists the test under incomplete.not_run
         draft = next((orjson.loads(v) for k, v in report.user_properties if k == stash.RECORD_KEY), None)
         current = self.tests.get(report.nodeid)
         if draft is None:
@@ -135,7 +140,7 @@ class ResultCollector:
 
     def _selection(self) -> Selection:
         start = Path(self.config.invocation_params.dir)  # pytest reads its arguments from there
-        paths = sorted({shown(start / arg.split("::")[0]) for arg in self.config.args})
+        paths = sorted({_argument(start, arg) for arg in self.config.args})
         return Selection(tuple(paths), tuple(sorted(self.deselected)))
 
     def _incomplete(self, session: pytest.Session) -> Incomplete | None:
@@ -158,7 +163,7 @@ class ResultCollector:
         listed = self.config.stash.get(stash.EXPECTATIONS, [])
         results = Results(
             run=self.cfg.describe(),
-            versions=report.versions(lanes.http_library()),
+            versions=versions.of(lanes.http_library()),
             tests=records,
             selection=self._selection(),
             incomplete=incomplete,
@@ -174,9 +179,9 @@ class ResultCollector:
                 comparison = baseline.compare(results_file.load(path), results)
             except UnreadableResults as exc:  # readable at the start, gone or changed since
                 problem = f"vertex-conformance: --baseline: {exc}"
-        report.write(directory / "results.json", results.to_dict())
+        write_text(directory / "results.json", results.to_json())
         if comparison is not None:
-            report.write(directory / "comparison.json", comparison.to_dict())
+            write_text(directory / "comparison.json", comparison.to_json() + "\n")
         matrix.write(directory / "index.html", results, comparison)
         if self.stopped or (incomplete and session.shouldstop):
             session.exitstatus = pytest.ExitCode.INTERRUPTED  # a signal or the token budget
@@ -279,3 +284,10 @@ def _verdict(
 
 def _tests(count: int) -> str:
     return f"{count} test{'s' if count != 1 else ''}"
+
+
+def _argument(start: Path, arg: str) -> str:
+    """A command-line selection as a node id prefix: its path relative to the checkout, and the
+    ``::test`` part, if any, kept (``pytest suites/test_plain.py::test_plain_chat``)."""
+    path, separator, rest = arg.partition("::")
+    return shown(start / path) + separator + rest

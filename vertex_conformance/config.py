@@ -99,18 +99,20 @@ class RunConfig:
         return _validated(cls(**values))
 
     def scrubber(self) -> Scrubber:
-        """The run's secret values, for the one scrubber every artefact passes through: a live
-        project id and endpoint id (replay runs on placeholders, which are no secret) and a static
-        token. The plugin builds it once per run; tokens refreshed later are added to it."""
+        """The run's secret values, for the one scrubber every artefact passes through: the project
+        id and number, the endpoint id and a static token. Every real id, in every mode: a replay run
+        still builds its URLs from a --project it was given (CI often exports VERTEX_PROJECT for
+        every job), and a cassette miss quotes them; the placeholders are no secret. The plugin
+        builds it once per run; tokens handed out later are added to it."""
         scrubber = Scrubber()
-        if self.mode.sends:
-            for kind, value in (
-                (Kind.PROJECT_ID, self.project),
-                (Kind.PROJECT_NUMBER, self.project_number),
-                (Kind.ENDPOINT_ID, self.endpoint_id),
-            ):
-                scrubber.add(kind, value or "")
-        scrubber.add(Kind.ACCESS_TOKEN, self.access_token or "")
+        for kind, value in (
+            (Kind.PROJECT_ID, self.project),
+            (Kind.PROJECT_NUMBER, self.project_number),
+            (Kind.ENDPOINT_ID, self.endpoint_id),
+            (Kind.ACCESS_TOKEN, self.access_token),
+        ):
+            if value not in (None, PLACEHOLDER_PROJECT, PLACEHOLDER_ENDPOINT_ID):
+                scrubber.add(kind, value)
         return scrubber
 
     def timeouts(self) -> Any:
@@ -141,6 +143,10 @@ class RunConfig:
             out["project_number"] = REDACTED
         out["has_static_token"] = self.access_token is not None
         return out
+
+
+# Every run option is a RunConfig field of the same name (the token alone comes from the environment).
+OPTIONS = tuple(f.name for f in fields(RunConfig) if f.name != "access_token")
 
 
 def _model_id(value: str, option: str, env: str) -> str:
@@ -183,7 +189,7 @@ def _validated(cfg: RunConfig) -> RunConfig:
     if not project:
         raise ConfigError(f"{cfg.mode} mode needs a project: pass --project or set VERTEX_PROJECT")
     _segment("project", project, "--project", "VERTEX_PROJECT")
-    if mode.sends and len(project) < MIN_PROJECT_ID:
+    if project != PLACEHOLDER_PROJECT and len(project) < MIN_PROJECT_ID:  # replay scrubs it too
         raise ConfigError(
             f"project id {project!r} is too short to scrub from reports safely: Google Cloud project ids "
             f"have {MIN_PROJECT_ID} to 30 characters; check --project or VERTEX_PROJECT"

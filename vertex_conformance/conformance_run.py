@@ -18,13 +18,12 @@ from typing import Any
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from . import auth, expectations, preflight, recording, stash
+from . import auth, expectations, lanes, preflight, recording, stash
 from .budget import TokenBudget
 from .collector import ResultCollector, pytest_runtest_makereport  # noqa: F401  (a hook pytest finds here)
-from .config import ConfigError, RunConfig
+from .config import OPTIONS, ConfigError, RunConfig
 from .conformance import Conformance
 from .lanes import http_library
-from .plugin import OPTIONS
 from .vocabulary import ALL_FORMS, LANES, Mode, UnknownWord, choose
 
 
@@ -41,7 +40,9 @@ def start(config: pytest.Config) -> None:
         if tokens is not None:
             auth.check_credentials(tokens)
         config.stash[stash.EXPECTATIONS] = expectations.load(cfg.expectations)
-        if not hasattr(config, "workerinput"):  # once per run, before any worker starts
+        lanes.check_tls()
+        # once per run, before any worker starts; never for a run that only lists or explains tests
+        if not hasattr(config, "workerinput") and not (config.option.collectonly or config.option.help):
             preflight.check(cfg, tokens, scrubber)
     except ConfigError as exc:
         raise pytest.UsageError(f"vertex-conformance: {exc}") from None
@@ -135,7 +136,7 @@ def run_config(pytestconfig: pytest.Config) -> RunConfig:
 
 
 @pytest.fixture(scope="session")
-def token_source(pytestconfig: pytest.Config, run_config: RunConfig) -> auth.TokenSource | None:
+def token_source(pytestconfig: pytest.Config) -> auth.TokenSource | None:
     collector = pytestconfig.pluginmanager.get_plugin("vertex-conformance-results")
     return collector.tokens if collector else None
 

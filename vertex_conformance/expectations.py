@@ -124,6 +124,8 @@ def load(path: Path) -> list[Expectation]:
         raise ConfigError(f"expectations file {path}: not valid YAML: {str(exc).splitlines()[0]}") from None
     finally:
         loader.dispose()
+    if root is None:  # empty, or comments only: no known deviations
+        return []
     if not isinstance(entries, list):
         raise ConfigError(f"expectations file {path} must hold a list of entries")
     return [_entry(path, node, entry) for node, entry in zip(root.value, entries, strict=True)]

@@ -85,6 +85,18 @@ def _response_headers(headers: Any) -> dict[str, str]:
     return {k.lower(): v for k, v in redact_headers(dict(headers)).items()}
 
 
+def check_tls() -> None:
+    """Build the TLS contexts up front: an unreadable SSL_CERT_FILE or SSL_CERT_DIR is one line
+    before any test (``ConfigError``), not a traceback in the first request."""
+    for library in ("httpx", "httpx2"):
+        try:
+            _tls(library)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"the TLS trust store could not be read ({exc}): check SSL_CERT_FILE and SSL_CERT_DIR"
+            ) from None
+
+
 @cache
 def _tls(library: str) -> Any:
     """One verifying TLS context per HTTP library for the whole run (building one costs tens of
@@ -364,11 +376,11 @@ class _Wiretap:
         arrive whole is a ``TransportError`` (what the SDK raised, or what broke the tee's reading
         after it, classified once for every lane); a credential failure ends the run."""
         arrival = _arrival(self.response, self.raw, self.clock)
+        if raised is not None and (refused := _credentials(raised)) is not None:
+            raise refused  # first: older SDKs wrap any error (a failed refresh too) as a connection error
         for exc in (raised, self.broken):
             if exc is not None and (error := _fault(exc, arrival, call, attempts)) is not None:
                 raise error from exc
-        if raised is not None and (refused := _credentials(raised)) is not None:
-            raise refused
         sdk_error = _describe(raised) if raised is not None else None
         if not self.requests or self.response is None:
             raise TransportError(

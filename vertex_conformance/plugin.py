@@ -10,7 +10,6 @@ can start local servers freely.
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,6 @@ import pytest
 from . import results
 from .config import RunConfig
 from .paths import CASSETTES, FIXTURES, SUITES
-
-# Every run option is a RunConfig field of the same name (the token alone comes from the environment).
-OPTIONS = tuple(f.name for f in fields(RunConfig) if f.name != "access_token")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -66,7 +66,13 @@ def plain_call(cfg: RunConfig) -> lanes.Call:
     else:
         base = targets.endpoint_base_url(cfg)
     body.setdefault("max_tokens", cfg.max_output_tokens)
-    return lanes.Call(base, body, timeouts=cfg.timeouts(), retry=cfg.retry_policy())
+    return lanes.Call(
+        base,
+        body,
+        timeouts=cfg.timeouts(),
+        retry=cfg.retry_policy(),
+        max_response_bytes=cfg.max_response_bytes,
+    )
 
 
 def diagnose(exchange: Exchange, cfg: RunConfig, url: str) -> str | None:

@@ -451,9 +451,21 @@ def _fault(exc: BaseException, arrival: Arrival, timeouts: Timeouts | None) -> s
         return "the connection closed mid-answer"
     if isinstance(exc, openai.APITimeoutError):
         return "the SDK timed out"
-    if isinstance(exc, openai.APIConnectionError):
+    if isinstance(exc, openai.APIConnectionError) and _from_the_network(exc):
         return "the SDK lost the connection"
     return None
+
+
+def _from_the_network(exc: BaseException) -> bool:
+    """Whether an SDK connection error comes from the network: older SDKs wrap ANY exception raised
+    while sending (a harness bug too) as ``APIConnectionError``; only one caused by an HTTP
+    library's transport error or an OS socket error is a network fault."""
+    network = tuple(
+        kind
+        for lib in _LIBRARIES.values()
+        for kind in (lib.TimeoutException, lib.NetworkError, lib.RemoteProtocolError)
+    )
+    return any(isinstance(e, (*network, OSError, LimitExceeded)) for e in _origins(exc) if e is not exc)
 
 
 def transport_fault(

@@ -115,17 +115,24 @@ class TestRecord:
 
 @dataclass(frozen=True)
 class Selection:
-    """Which tests the run asked for: the paths it was given (relative to the checkout) and the
-    tests ``-k``/``-m`` deselected there. A comparison uses it to compare like with like: a baseline
+    """Which tests the run asked for: the paths or node ids it was given (relative to the checkout)
+    and the tests ``-k``/``-m`` deselected there. A comparison uses it to compare like with like: a baseline
     test outside the selection is not compared, one inside it that is gone has disappeared."""
 
     paths: tuple[str, ...]
     deselected: tuple[str, ...] = ()
 
     def covers(self, nodeid: str) -> bool:
-        file = nodeid.split("::")[0]
-        under = any(file == path or file.startswith(path.rstrip("/") + "/") for path in self.paths)
-        return under and nodeid not in self.deselected
+        return any(_under(nodeid, path) for path in self.paths) and nodeid not in self.deselected
+
+
+def _under(nodeid: str, selected: str) -> bool:
+    """Whether a test is selected by a path (a folder, a file) or a node id prefix (``file::test``,
+    which selects its parametrizations too)."""
+    if "::" in selected:
+        return nodeid == selected or nodeid.startswith((selected + "::", selected + "["))
+    file = nodeid.split("::")[0]
+    return file == selected or file.startswith(selected.rstrip("/") + "/")
 
 
 @dataclass(frozen=True)

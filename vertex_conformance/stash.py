@@ -18,6 +18,7 @@ EXPECTATIONS = pytest.StashKey[list[Expectation]]()
 BUDGET = pytest.StashKey[TokenBudget]()
 SCRUBBER = pytest.StashKey[Scrubber]()  # the run's one scrubber: every artefact passes through it
 RECORD_KEY = "vertex_conformance"  # the user_properties entry that carries a record to the controller
+NOT_RUN_KEY = "vertex_conformance_not_run"  # the entry that says a test was stopped before it ran
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Draft:
 
     facts: dict[str, Any]
     record: TestRecord | None = field(default=None)
+    not_run: bool = False  # stopped before sending (the token budget): no record, listed as not run
 
     def to_dict(self) -> dict[str, Any]:
         return self.record.to_dict() if self.record is not None else dict(self.facts)
