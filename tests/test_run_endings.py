@@ -103,3 +103,13 @@ def test_the_token_budget_ends_the_run_as_interrupted_with_its_reports(tmp_path)
     assert [t["outcome"] for t in document["tests"]] == ["pass"]
     assert len(document["incomplete"]["not_run"]) == 2
     assert "RUN INCOMPLETE" in out.splitlines()[-1]
+
+
+def test_under_xdist_the_report_names_why_a_worker_stopped_the_run(tmp_path):
+    with serve(create_app()) as base_url:
+        run = start_suite(
+            tmp_path, base_url, "-k", "plain_chat or streaming_chat", "--max-total-tokens", "1", "-n", "2"
+        )
+        out, _ = run.communicate(timeout=180)
+    assert run.returncode == INTERRUPTED, out[-2000:]
+    assert "token budget" in incomplete_report(tmp_path)["incomplete"]["reason"]

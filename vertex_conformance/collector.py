@@ -81,6 +81,7 @@ def record_of(report: pytest.TestReport, draft: dict[str, Any]) -> TestRecord:
 
 
 SELECTION_KEY = "vertex_conformance_selection"  # what an xdist worker tells the controller it collected
+STOP_KEY = "vertex_conformance_stop"  # and why it stopped the run early
 
 
 class ResultCollector:
@@ -112,7 +113,10 @@ class ResultCollector:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        heard = getattr(node, "workeroutput", {}).get(SELECTION_KEY)
+        output = getattr(node, "workeroutput", {})
+        if output.get(STOP_KEY) and self.stopped is None:
+            self.stopped = output[STOP_KEY]
+        heard = output.get(SELECTION_KEY)
         if heard:
             self.collected = self.collected or list(heard["collected"])
             self.deselected.update(heard["deselected"])
@@ -156,13 +160,18 @@ class ResultCollector:
         return Incomplete(reason or "ended before every selected test ran", not_run)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if hasattr(self.config, "workerinput"):
-            return  # an xdist worker: the controller writes the report
+        if hasattr(self.config, "workerinput"):  # an xdist worker: the controller writes the report,
+            if session.shouldstop:  # and must know why a worker stopped the run (the budget, a 401)
+                self.config.workeroutput[STOP_KEY] = str(session.shouldstop)  # type: ignore[attr-defined]
+            return
         incomplete = self._incomplete(session)
         records = tuple(self.tests.values())
         listed = self.config.stash.get(stash.EXPECTATIONS, [])
         results = Results(
-            run=self.cfg.describe(),
+            # the settings pass the scrubber too: a gateway's --base-url may carry a project id
+            run=orjson.loads(
+                self.config.stash[stash.SCRUBBER].scrub(orjson.dumps(self.cfg.describe()).decode())
+            ),
             versions=versions.of(lanes.http_library()),
             tests=records,
             selection=self._selection(),

@@ -38,7 +38,7 @@ def parse_json(text: str) -> Any:
     value = orjson.loads(text)
     # A document cannot nest deeper than it has brackets: counting them (in C) spares the walk
     # for nearly every chunk of a stream.
-    if text.count("[") + text.count("{") > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
+    if text.count("[") + text.count("{") > MAX_DEPTH and nesting_depth(value, MAX_DEPTH) > MAX_DEPTH:
         raise ValueError(
             f"nested more than {MAX_DEPTH} arrays and objects deep, beyond what clients parse "
             "(serde_json's default limit)"
@@ -46,16 +46,16 @@ def parse_json(text: str) -> Any:
     return value
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether ``value`` nests more than ``limit`` arrays and objects deep: level by level, without
-    recursion (which deep input would exhaust), stopping once past the limit."""
-    level, depth = [value], 0
-    while level := [v for v in level if isinstance(v, dict | list)]:
+def nesting_depth(value: Any, stop_past: int | None = None) -> int:
+    """How many arrays and objects deep ``value`` goes (a scalar: 0): level by level, without
+    recursion (which deep input would exhaust); with ``stop_past``, it stops once past that depth."""
+    depth, level = 0, [value]
+    while containers := [v for v in level if isinstance(v, dict | list)]:
         depth += 1
-        if depth > limit:
-            return True
-        level = [child for v in level for child in (v.values() if isinstance(v, dict) else v)]
-    return False
+        if stop_past is not None and depth > stop_past:
+            break
+        level = [child for v in containers for child in (v.values() if isinstance(v, dict) else v)]
+    return depth
 
 
 def decode_utf8(data: bytes) -> tuple[str, str | None]:

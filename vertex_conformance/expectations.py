@@ -238,15 +238,12 @@ def judge(
     return outcomes, applied
 
 
-def facts_of(record: TestRecord) -> dict[str, Any]:
-    """The facts an entry filters on, as a test's record holds them (``judge.Case.facts``' keys)."""
-    return {
-        "nodeid": record.nodeid,
-        "form": record.form,
-        "lane": record.lane,
-        "streamed": record.streamed,
-        "profile": record.profile,
-    }
+FACTS = ("nodeid", "form", "lane", "streamed", "profile")  # what an entry filters on
+
+
+def facts_of(subject: Any) -> dict[str, Any]:
+    """The facts an entry filters on, as a test's record (or the judge's ``Case``) holds them."""
+    return {name: getattr(subject, name) for name in FACTS}
 
 
 def excused_in(entry: Expectation, record: TestRecord) -> bool:

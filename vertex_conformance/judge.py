@@ -16,7 +16,7 @@ from typing import Any
 from .checks import evaluate, failures
 from .error_excerpt import error_excerpt
 from .exchange import Exchange
-from .expectations import Expectation, excusing
+from .expectations import Expectation, excusing, facts_of
 from .expectations import judge as apply_expectations
 from .findings import Finding
 from .requirements import HTTP_SUCCESS
@@ -38,13 +38,7 @@ class Case:
 
     def facts(self) -> dict[str, Any]:
         """The fields an expectation entry filters on."""
-        return {
-            "nodeid": self.nodeid,
-            "form": self.form,
-            "lane": self.lane,
-            "streamed": self.streamed,
-            "profile": self.profile,
-        }
+        return facts_of(self)
 
 
 @dataclass(frozen=True)

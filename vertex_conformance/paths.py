@@ -17,8 +17,8 @@ REPORTS = ROOT / "reports"
 
 def shown(path: Path) -> str:
     """A path as a report shows it: relative to the checkout when inside it (no machine's home
-    directory in a shared report), as given otherwise."""
+    directory in a shared report), absolute otherwise."""
     try:
         return str(path.resolve().relative_to(ROOT))
     except ValueError:
-        return str(path)
+        return str(path.resolve())  # outside the checkout: absolute, so it means one file wherever read

@@ -62,6 +62,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from vcr.persisters.filesystem import CassetteNotFoundError
 
+from .exchange import nesting_depth
 from .json_equality import differences as json_differences
 from .json_equality import same
 from .loopback import is_loopback, serve
@@ -199,18 +200,6 @@ def differences(recorded: Any, live: Any) -> list[str]:
 
     The rule is ``json_equality``'s, as in the replay matcher: ``true`` is not ``1``, ``1`` is ``1.0``."""
     return [describe_difference(difference) for difference in json_differences(recorded, live)]
-
-
-def nesting_depth(value: Any) -> int:
-    """How many arrays and objects deep ``value`` goes (a scalar: 0).
-
-    Level by level, without recursion, so that measuring a deep body cannot itself exceed Python's
-    recursion limit, which the recursive matcher would."""
-    depth, level = 0, [value]
-    while containers := [v for v in level if isinstance(v, dict | list)]:
-        depth += 1
-        level = [child for v in containers for child in (v.values() if isinstance(v, dict) else v)]
-    return depth
 
 
 def _leaf_counts(value: Any) -> dict[int, int]:
