@@ -75,7 +75,15 @@ def test_an_echoing_server_gets_no_secret_into_any_artefact(tmp_path):
         common = ("--project", PROJECT, "--base-url", base_url, "-k", "test_plain_chat")
         env = {"VERTEX_ACCESS_TOKEN": TOKEN}
         first = tmp_path / "live"
-        runs.append(run_suite("--mode", "live", "--report-dir", str(first), *common, env=env))
+        logs = (
+            "--log-cli-level",
+            "DEBUG",
+            "--log-file",
+            str(tmp_path / "run.log"),
+            "--log-file-level",
+            "DEBUG",
+        )
+        runs.append(run_suite("--mode", "live", "--report-dir", str(first), *logs, *common, env=env))
         runs.append(
             run_suite(
                 "--mode",
@@ -101,7 +109,14 @@ def test_an_echoing_server_gets_no_secret_into_any_artefact(tmp_path):
             )
         )
     written = artefacts(tmp_path)
-    assert {"live/results.json", "live/index.html", "live/junit.xml", "gate/comparison.json"} <= set(written)
+    assert {
+        "live/results.json",
+        "live/index.html",
+        "live/junit.xml",
+        "gate/comparison.json",
+        "run.log",
+    } <= set(written)
+    assert "HTTP Request: POST" in written["run.log"]  # httpx logged every request, URL and all
     assert any(name.startswith("cassettes/") for name in written)
     # The server did echo: the findings quote what it sent, with the placeholders in place.
     results = json.loads(written["live/results.json"])

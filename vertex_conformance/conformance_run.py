@@ -8,9 +8,11 @@ are the ones pytest-recording uses (among plugins the last registered wins).
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from .collector import ResultCollector, pytest_runtest_makereport  # noqa: F401 
 from .config import OPTIONS, ConfigError, RunConfig
 from .conformance import Conformance
 from .lanes import http_library
+from .scrub import Scrubber
 from .vocabulary import ALL_FORMS, LANES, Mode, UnknownWord, choose
 
 
@@ -63,6 +66,7 @@ def start(config: pytest.Config) -> None:
     config.pluginmanager.register(collector, "vertex-conformance-results")
     if not hasattr(config, "workerinput"):
         config.stash[_PREVIOUS_SIGTERM] = _stop_on_sigterm(collector)
+    config.stash[_PREVIOUS_LOG_FACTORY] = _scrub_log_records(scrubber)
 
 
 _PREVIOUS_SIGTERM = pytest.StashKey[Any]()
@@ -79,10 +83,33 @@ def _stop_on_sigterm(collector: ResultCollector) -> Any:
     return signal.signal(signal.SIGTERM, stop)
 
 
+_PREVIOUS_LOG_FACTORY = pytest.StashKey[Callable[..., logging.LogRecord]]()
+
+
+def _scrub_log_records(scrubber: Scrubber) -> Callable[..., logging.LogRecord]:
+    """Every log record of the run passes the scrubber as it is made: httpx logs each request's URL
+    (the project id in its path), and ``--log-cli-level`` or ``--log-file`` write records where no
+    report hook sees them. Returns the factory it wraps."""
+    previous = logging.getLogRecordFactory()
+
+    def scrubbed(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        message = record.getMessage()
+        if scrubber.finds(message):
+            record.msg, record.args = scrubber.scrub(message), ()
+        return record
+
+    logging.setLogRecordFactory(scrubbed)
+    return previous
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     previous = config.stash.get(_PREVIOUS_SIGTERM, None)
     if previous is not None:
         signal.signal(signal.SIGTERM, previous)
+    factory = config.stash.get(_PREVIOUS_LOG_FACTORY, None)
+    if factory is not None:
+        logging.setLogRecordFactory(factory)
 
 
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
