@@ -254,29 +254,40 @@ def _diff(args: argparse.Namespace) -> int:
     return comparison.exit_code
 
 
-def _matrix(args: argparse.Namespace) -> int:
-    from . import matrix, results
+def _writing(output: str, work: Callable[[], tuple[str, int]]) -> int:
+    """Run a command that reads reports and writes ``output``: it prints its line and returns its
+    status; unreadable input, mismatched shards or an unwritable output are one line and exit 2."""
+    from . import merge, results
 
     try:
-        document = results.load(Path(args.results))
-        matrix.write(Path(args.output), document)
-    except results.UnreadableResults as exc:
+        line, status = work()
+    except (results.UnreadableResults, merge.ShardMismatch) as exc:
         _error(str(exc))
         return EXIT_UNREADABLE
     except OSError as exc:
-        _error(f"{args.output}: cannot write: {exc}")
+        _error(f"{output}: cannot write: {exc}")
         return EXIT_UNREADABLE
-    print(f"{args.output}: {len(document.tests)} tests")
-    return EXIT_OK
+    print(line)
+    return status
+
+
+def _matrix(args: argparse.Namespace) -> int:
+    from . import matrix, results
+
+    def work() -> tuple[str, int]:
+        document = results.load(Path(args.results))
+        matrix.write(Path(args.output), document)
+        return f"{args.output}: {len(document.tests)} tests", EXIT_OK
+
+    return _writing(args.output, work)
 
 
 def _merge(args: argparse.Namespace) -> int:
     from . import matrix, merge, results
     from .atomic import write_text
 
-    try:
-        shards = [(str(path), results.load(Path(path))) for path in args.shards]
-        merged = merge.merge(shards)
+    def work() -> tuple[str, int]:
+        merged = merge.merge([(str(path), results.load(Path(path))) for path in args.shards])
         junit = [
             Path(p).parent / "junit.xml" for p in args.shards if (Path(p).parent / "junit.xml").is_file()
         ]
@@ -285,31 +296,23 @@ def _merge(args: argparse.Namespace) -> int:
         matrix.write(out / "index.html", merged)
         if junit:
             write_text(out / "junit.xml", merge.merge_junit(junit))
-    except (results.UnreadableResults, merge.ShardMismatch) as exc:
-        _error(str(exc))
-        return EXIT_UNREADABLE
-    except OSError as exc:
-        _error(f"{args.output}: cannot write: {exc}")
-        return EXIT_UNREADABLE
-    print(f"{out}: {len(merged.tests)} tests from {len(shards)} shards ({len(junit)} junit files)")
-    return EXIT_VIOLATION if merged.summary["fail"] + merged.summary["error"] else EXIT_OK
+        failed = merged.summary["fail"] + merged.summary["error"]
+        line = f"{out}: {len(merged.tests)} tests from {len(args.shards)} shards ({len(junit)} junit files)"
+        return line, EXIT_VIOLATION if failed else EXIT_OK
+
+    return _writing(args.output, work)
 
 
 def _durations(args: argparse.Namespace) -> int:
     from . import merge, results
     from .atomic import write_text
 
-    try:
+    def work() -> tuple[str, int]:
         timings = merge.durations(results.load(Path(args.results)))
         write_text(Path(args.output), json.dumps(timings, indent=1, sort_keys=True) + "\n")
-    except results.UnreadableResults as exc:
-        _error(str(exc))
-        return EXIT_UNREADABLE
-    except OSError as exc:
-        _error(f"{args.output}: cannot write: {exc}")
-        return EXIT_UNREADABLE
-    print(f"{args.output}: {len(timings)} durations")
-    return EXIT_OK
+        return f"{args.output}: {len(timings)} durations", EXIT_OK
+
+    return _writing(args.output, work)
 
 
 def _expectations_update(args: argparse.Namespace) -> int:
