@@ -56,3 +56,4 @@ def reports_hold_no_secret(request: pytest.FixtureRequest) -> Iterator[None]:
     hits = secrets_in_reports(Path(tmp_path)) if tmp_path is not None else []
     if hits:
         pytest.fail("a report this test's run wrote holds a secret: " + "; ".join(hits), pytrace=False)
+

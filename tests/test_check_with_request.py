@@ -18,8 +18,9 @@ def request_file(tmp_path, name: str, **extra) -> str:
 
 
 def test_the_documented_tool_stream_with_its_request_shows_the_index_quirk_as_known(tmp_path, capsys):
-    """The shipped expectations name the quirk: it is shown, as known, and the exit code stays 0;
-    without them the same two findings are violations."""
+    """The shipped expectations name the quirks (the unstable index and the repeated name, each once
+    per call): they are shown, as known, and the exit code stays 0; without them the same four
+    findings are violations."""
     request = request_file(
         tmp_path, "function_call_arguments", model="google/gemini-3.1-pro-preview", stream=True
     )
@@ -28,17 +29,19 @@ def test_the_documented_tool_stream_with_its_request_shows_the_index_quirk_as_kn
     out = capsys.readouterr().out
     assert code == 0
     known = [line for line in out.splitlines() if ": known deviation [" in line]
-    assert len(known) == 2  # the two calls, nothing else
-    assert all("[tools.index-stable]" in line and "(expected: line " in line for line in known)
-    assert "ok (" in out and "2 known deviation(s))" in out
+    assert len(known) == 4  # two calls, two quirks each, nothing else
+    assert sum("[tools.index-stable]" in line for line in known) == 2
+    assert sum("[tools.name-once]" in line for line in known) == 2
+    assert all("(expected: line " in line for line in known)
+    assert "ok (" in out and "4 known deviation(s))" in out
 
     code = main(["check", "--expectations", os.devnull, "--request", request, stream])
     out = capsys.readouterr().out
     assert code == 1
     violations = [line for line in out.splitlines() if line.startswith(f"{stream}: [")]
-    assert len(violations) == 2
-    assert all("[tools.index-stable]" in line for line in violations)
-    assert "2 violation(s)" in out
+    assert len(violations) == 4
+    assert all("[tools.index-stable]" in line or "[tools.name-once]" in line for line in violations)
+    assert "4 violation(s)" in out
 
 
 def test_tool_arguments_that_break_the_tool_schema_are_caught_only_with_the_request(tmp_path, capsys):

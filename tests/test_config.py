@@ -264,7 +264,9 @@ def test_describe_hides_the_token_and_redacts_a_live_project_and_endpoint_id():
         "max_response_bytes": 33554432,
         "max_output_tokens": 2048,
         "max_total_tokens": None,
+        "concurrency": 8,
         "max_cassette_age": None,
+        "targets": None,
         "has_static_token": True,
     }
 
@@ -339,6 +341,7 @@ NUMERIC = {
     "max_response_bytes": ("--max-response-bytes", True, False),
     "max_output_tokens": ("--max-output-tokens", True, False),
     "max_total_tokens": ("--max-total-tokens", True, False),
+    "concurrency": ("--concurrency", True, False),
     "max_cassette_age": ("--max-cassette-age", False, True),
 }
 

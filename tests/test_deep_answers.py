@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from lane_params import every_lane
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -37,7 +38,7 @@ def deep_answer(stream: bool) -> Response:
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
-@pytest.mark.parametrize("lane", vocabulary.SUITE_LANES)
+@pytest.mark.parametrize("lane", every_lane())
 def test_a_deep_answer_is_a_json_finding_in_every_lane(lane, stream):
     async def chat(request: Request) -> Response:
         return deep_answer(stream)

@@ -347,3 +347,87 @@ def test_an_empty_expectations_file_means_no_known_deviation(tmp_path, text):
     path = tmp_path / "empty.yaml"
     path.write_text(text)
     assert load(path) == []
+
+
+# --- versions: entries narrowed to releases of the clients under test ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("versions", "covers"),
+    [
+        ({"litellm": "1.110.2"}, True),
+        ({"litellm": "1.200.0rc1"}, True),  # a pre-release inside the range is that range's code
+        ({"litellm": "1.109.9"}, False),
+        ({"litellm": "2.0.0"}, False),
+        ({"litellm": None}, False),  # not installed: unknown, so outside every range
+        ({}, False),
+        ({"litellm": "not a version"}, False),
+    ],
+)
+def test_an_entry_with_versions_covers_only_a_run_whose_version_is_known_and_in_range(versions, covers):
+    narrowed = entry(versions=(("litellm", ">=1.110,<2"),))
+    assert narrowed.covers("r", {**TEST, "versions": versions}) is covers
+
+
+def test_an_entry_with_versions_needs_every_named_package_in_its_range():
+    both = entry(versions=(("litellm", ">=1.110"), ("openai-node", ">=6")))
+    assert both.covers("r", {**TEST, "versions": {"litellm": "1.111.0", "openai-node": "6.2.0"}})
+    assert not both.covers("r", {**TEST, "versions": {"litellm": "1.111.0", "openai-node": "5.9.0"}})
+
+
+def test_a_test_that_knows_no_versions_is_outside_a_versioned_entry_but_not_an_unversioned_one():
+    """Unlike forms or lanes, an unknown version is never let in: the range is what the entry says."""
+    assert not entry(versions=(("openai", ">=2"),)).covers("r", TEST)
+    assert entry().covers("r", TEST)
+
+
+def test_versions_are_read_from_the_file_as_package_range_pairs(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text(f"- {{{HELD}, versions: {{litellm: '>=1.110,<2', openai-node: '>=6'}}}}\n")
+    [loaded] = load(path)
+    assert loaded.versions == (("litellm", ">=1.110,<2"), ("openai-node", ">=6"))
+
+
+@pytest.mark.parametrize(
+    ("versions", "message"),
+    [
+        ("{litelm: '>=1'}", "line 1: unknown package 'litelm' in 'versions': use one of openai, "),
+        ("{litellm: '1.110'}", "line 1: '1.110' (litellm) is not a PEP 440 version range"),
+        ("{litellm: '=>1.110'}", "'=>1.110' (litellm) is not a PEP 440 version range"),
+        ("{litellm: 2}", "the range of 'litellm' in 'versions' must be a non-empty string"),
+        ("[litellm]", "'versions' must map package names to PEP 440 ranges"),
+        ("{}", "'versions' must map package names to PEP 440 ranges"),
+    ],
+    ids=["unknown package", "no operator", "malformed", "a number", "a list", "empty"],
+)
+def test_a_bad_versions_filter_is_one_clear_error_naming_the_entry(tmp_path, versions, message):
+    path = tmp_path / "x.yaml"
+    path.write_text(f"- {{{HELD}, versions: {versions}}}\n")
+    with pytest.raises(ConfigError) as error:
+        load(path)
+    assert str(error.value).startswith(f"expectations file {path}, line 1: ")
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_the_judge_applies_a_versioned_entry_only_inside_its_range():
+    from vertex_conformance.exchange import Exchange
+    from vertex_conformance.judge import Case
+    from vertex_conformance.judge import judge as judge_case
+
+    error = Exchange(None, 500, {}, body_text="{}")
+    listed = [Expectation("http.success", "why", "l", versions=(("litellm", ">=1.110,<2"),))]
+
+    def outcome(version: str) -> Outcome:
+        case = Case("suites/test_x.py::test_x[litellm]", "vertex", versions={"litellm": version})
+        return judge_case(case, [error], listed).requirements["http.success"]
+
+    assert outcome("1.110.2") is Outcome.KNOWN_DEVIATION
+    assert outcome("2.1.0") is Outcome.FAIL
+
+
+def test_a_versioned_entry_never_goes_stale_from_records_that_keep_no_versions():
+    """A run's records do not say which client release judged them, so whether the entry's range
+    was run is unknown: it is left alone rather than removed."""
+    versioned = entry(requirement="schema.response", versions=(("litellm", ">=1.110"),), line=1)
+    assert stale([versioned], [record()]) == []

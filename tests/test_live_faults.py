@@ -28,7 +28,7 @@ from token_server import serve as serve_tokens
 
 from vertex_conformance.config import RunConfig
 from vertex_conformance.paths import SAMPLES
-from vertex_conformance.vocabulary import SUITE_LANES
+from vertex_conformance.vocabulary import CLIENT_LANES, SUITE_LANES
 
 pytestmark = pytest.mark.slow  # every test here runs the suite live in a pytest subprocess
 MODEL = f"google/{RunConfig().model}"
@@ -67,6 +67,8 @@ def live_run(tmp_path, base_url: str, select: str, *options: str, env: dict | No
         "3",
         "--max-retry-wait",
         "3",
+        "--concurrency",
+        "1",  # the fault servers answer a script in order: one request at a time
         "-k",
         select,
         *options,
@@ -262,7 +264,8 @@ def test_each_fault_is_infra_with_its_evidence_in_every_lane(tmp_path, fault):
             assert "; the last to arrive: '" in test["error"], lane
         if fault == "unterminated chunked body":  # all of it came, [DONE] too, but never its end
             assert "data: [DONE]'; ReadTimeout" in test["error"], lane
-        assert test["duration_s"] < (4.0 if fault == "slow drip" else 10.0)  # the deadline ended it
+        startup = 8.0 if lane in CLIENT_LANES else 0.0  # node, or the first import of LiteLLM
+        assert test["duration_s"] < (4.0 if fault == "slow drip" else 10.0) + startup  # the deadline ended it
     assert len(server.hits) == 1 + len(SUITE_LANES)  # nothing mid-answer, nor a long Retry-After, is retried
     if fault == "Retry-After 3600":
         reason = "not retried: Retry-After asks 3600 s, more than the 3 s --max-retry-wait leaves"
@@ -317,17 +320,17 @@ def adc_environment(tmp_path, token_url: str) -> dict[str, str]:
 
 
 def test_with_adc_a_401_is_refreshed_once_and_every_lane_passes(tmp_path):
-    tokens = AuthServer(token_replies=[issued(f"adc-token-{n}") for n in range(1, 5)])
+    tokens = AuthServer(token_replies=[issued(f"adc-token-{n}") for n in range(1, len(SUITE_LANES) + 2)])
     script = [preflight()] + [status(401), documented_answer()] * len(SUITE_LANES)
     with serve_tokens(tokens), serve_faults(*script, default=documented_answer()) as server:
         env = adc_environment(tmp_path, tokens.url + "/token")
         result, document, _ = live_run(tmp_path, server.url, PLAIN, env=env)
     assert result.returncode == 0, result.stdout[-2000:]
-    assert {test["outcome"] for test in document["tests"]} == {"pass"}
+    assert {test["outcome"] for test in document["tests"]} <= {"pass", "known-deviation"}  # LangChain's body
     assert server.authorizations[1:] == [
-        f"Bearer adc-token-{n}" for n in (1, 2, 2, 3, 3, 4)
-    ]  # each lane: refused, refreshed once, sent again
-    assert tokens.token_calls == 4
+        f"Bearer adc-token-{n}" for lane in range(1, len(SUITE_LANES) + 1) for n in (lane, lane + 1)
+    ]  # each lane (a client lane's through the gateway's relay): refused, refreshed once, sent again
+    assert tokens.token_calls == len(SUITE_LANES) + 1
 
 
 def test_a_static_token_refused_mid_run_stops_the_run_with_one_line(tmp_path):

@@ -17,6 +17,7 @@ from vertex_conformance.cli import main
 from vertex_conformance.merge import ShardMismatch, merge
 from vertex_conformance.paths import ROOT
 from vertex_conformance.results import Incomplete, Selection, load
+from vertex_conformance.vocabulary import SUITE_LANES
 
 PLAIN = "suites/test_plain.py::test_plain_chat[httpx]"
 STREAM = "suites/test_streaming.py::test_streaming_chat[sdk]"
@@ -90,7 +91,7 @@ def test_two_pytest_split_shards_merged_equal_the_unsharded_run(tmp_path):
     )
     assert merged.summary == whole.summary
     assert merged.selection == whole.selection and merged.incomplete is None
-    assert json.loads(json.dumps(merged.to_dict()))["summary"]["total"] == 117
+    assert json.loads(json.dumps(merged.to_dict()))["summary"]["total"] == len(whole.tests) > 100
 
 
 @pytest.mark.slow
@@ -109,9 +110,10 @@ def test_the_merge_command_writes_one_report_junit_and_page_and_refuses_mismatch
     shards = [str(tmp_path / group / "results.json") for group in ("1", "2")]
     assert main(["merge", *shards, "-o", str(tmp_path / "all")]) == 0
     merged = load(tmp_path / "all" / "results.json")
-    assert len(merged.tests) == 6 and (tmp_path / "all" / "index.html").is_file()
+    count = 2 * len(SUITE_LANES)  # two forms in every lane
+    assert len(merged.tests) == count and (tmp_path / "all" / "index.html").is_file()
     junit = (tmp_path / "all" / "junit.xml").read_text()
-    assert junit.count("<testcase ") == 6 and 'tests="6"' in junit
+    assert junit.count("<testcase ") == count and f'tests="{count}"' in junit
     assert main(["merge", shards[0], shards[0], "-o", str(tmp_path / "twice")]) == 2
     assert main(["durations", shards[0], "-o", str(tmp_path / "durations.json")]) == 0
     durations = json.loads((tmp_path / "durations.json").read_text())

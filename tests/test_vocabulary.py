@@ -15,6 +15,7 @@ import pytest
 from vertex_conformance.paths import SUITES
 from vertex_conformance.vocabulary import (
     ALL_FORMS,
+    CLIENT_LANES,
     FORMS,
     LANES,
     OTHER_FORMS,
@@ -42,7 +43,12 @@ def test_choose_gives_back_the_member_the_value_names():
         ("replya", Mode, "mode", "unknown mode 'replya': use one of replay, record, live"),
         ("Gemini", Target, "target", "unknown target 'Gemini': use one of gemini, endpoint"),
         ("", Profile, "profile", "unknown profile '': use one of vertex, openai"),
-        (None, SUITE_LANES, "lane", "unknown lane None: use one of httpx, sdk, sdk-async"),
+        (
+            None,
+            SUITE_LANES,
+            "lane",
+            "unknown lane None: use one of httpx, sdk, sdk-async, openai-node, litellm, langchain-openai",
+        ),
     ],
 )
 def test_choose_refuses_a_typo_naming_every_choice(value, choices, what, message):
@@ -59,7 +65,8 @@ def test_choose_says_where_the_word_came_from():
 
 
 def test_an_unknown_lane_is_an_error_never_another_lane():
-    with pytest.raises(UnknownWord, match=r"^unknown lane 'skd': use one of httpx, sdk, sdk-async$"):
+    every = "httpx, sdk, sdk-async, openai-node, litellm, langchain-openai"
+    with pytest.raises(UnknownWord, match=rf"^unknown lane 'skd': use one of {every}$"):
         lane("skd")
     assert lane("sdk-async").id == "sdk-async"
 
@@ -72,9 +79,19 @@ def runner_of(registered: Lane) -> Callable[..., Any]:
 
 @pytest.mark.parametrize("lane_id", LANES)
 def test_every_lane_runner_resolves_to_a_function_of_a_call_and_a_token_source(lane_id):
-    run = runner_of(LANES[lane_id])
+    registered = LANES[lane_id]
+    run = runner_of(registered)
     assert callable(run)
-    assert list(inspect.signature(run).parameters) == ["call", "tokens"]
+    expected = ["call", "tokens", "lane"] if registered.client else ["call", "tokens"]
+    assert list(inspect.signature(run).parameters) == expected
+
+
+@pytest.mark.parametrize("lane_id", CLIENT_LANES)
+def test_every_client_lane_names_a_driver_with_the_client_contract_and_a_package(lane_id):
+    registered = LANES[lane_id]
+    driver = importlib.import_module(str(registered.driver))
+    assert all(callable(getattr(driver, name)) for name in ("drive", "version", "unavailable"))
+    assert registered.package
 
 
 def test_a_runner_that_names_nothing_does_not_resolve():
@@ -86,8 +103,10 @@ def test_a_runner_that_names_nothing_does_not_resolve():
 
 
 def test_the_suites_run_every_lane_and_the_sdk_lanes_are_the_ones_that_drive_the_sdk():
-    assert SUITE_LANES == tuple(LANES) == ("httpx", "sdk", "sdk-async")
+    assert SUITE_LANES == tuple(LANES) == ("httpx", "sdk", "sdk-async", *CLIENT_LANES)
     assert SDK_LANES == ("sdk", "sdk-async")
+    assert CLIENT_LANES == ("openai-node", "litellm", "langchain-openai")
+    assert not any(LANES[lane_id].sdk for lane_id in CLIENT_LANES)
     assert all(LANES[lane_id].sdk for lane_id in SDK_LANES)
     assert not LANES["httpx"].sdk
 

@@ -13,36 +13,32 @@ placeholders, body). The files are data: ``make test`` reads them without the cl
     pip install -e '.[dev,clients]'
     make client-bodies   # = .venv/bin/python -m tools.capture_client_bodies [--client NAME] [--case NAME]
 
-The clients and how each is called (the way their documentation calls an OpenAI-compatible
-endpoint, with the recorded body's parameters as keyword arguments, ``extra_body`` as the
-``openai`` SDK passes it, ``{"extra_body": {...}}``, and the structured-output form with the seed's
-Pydantic model):
+The clients are called by their client lanes' drivers (``vertex_conformance.client_litellm``,
+``vertex_conformance.client_langchain``: the one place that knows how to call each, the way its
+documentation calls an OpenAI-compatible endpoint), given the recorded body and, for the
+structured-output form, the seed's Pydantic model:
 
-- ``litellm-openai``: ``litellm.completion(model="openai/<model>", api_base=..., api_key=...)``.
+- ``litellm-openai``: LiteLLM's ``openai/<model>`` route (``api_base``, ``api_key``).
 - ``litellm-vertex``: LiteLLM's ``vertex_ai/openai/<model or endpoint id>`` route with ``api_base``
-  and a service-account key (made here, thrown away) whose ``token_uri`` is the capture server. The
-  route checks that ``google-cloud-aiplatform`` imports and never uses it; where it is not
-  installed an empty ``vertexai`` module stands in (the body is LiteLLM's own either way).
+  and a service-account key (made by the driver, thrown away) whose ``token_uri`` is the capture
+  server; where ``google-cloud-aiplatform`` is not installed an empty ``vertexai`` module stands in
+  for the import check the route makes (the body is LiteLLM's own either way).
 - ``langchain-openai``: ``ChatOpenAI(base_url=..., api_key=..., model=...)`` with ``.invoke`` or
   ``.stream``, ``.bind_tools`` for tools, ``.bind`` for other parameters and
   ``.with_structured_output(..., method="json_schema")``.
 
 Nothing leaves 127.0.0.1: every connection and name lookup to another host is refused (the clients
-look up model prices and telemetry hosts otherwise), and LiteLLM is told to use its bundled price
-list.
+look up model prices and telemetry hosts otherwise), and the drivers switch LiteLLM to its bundled
+price list.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
-import importlib.metadata
-import importlib.util
 import json
-import os
 import socket
-import sys
-import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,8 +50,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from vertex_conformance import loopback
+from vertex_conformance import client_langchain, client_litellm, loopback
 from vertex_conformance.atomic import write_text
+from vertex_conformance.client_call import ClientCall, ClientResult
 from vertex_conformance.paths import ROOT
 from vertex_conformance.recording import parse_body, with_placeholders
 from vertex_conformance.replay_server import DEFAULT_DIRECTORY, Recording, answer, load_recordings
@@ -132,40 +129,6 @@ CASES: tuple[Case, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Call:
-    """What a client is asked: the recorded body taken apart into the parameters a client names."""
-
-    model: str | None  # None: a self-deployed endpoint, where the path names the model
-    messages: list[Any]
-    stream: bool
-    params: dict[str, Any]  # every other field of the recorded body
-    structured: bool  # the structured-output form: sent from the seed's Pydantic model
-    include_usage: bool
-
-    @classmethod
-    def of(cls, case: Case, body: dict[str, Any]) -> Call:
-        params = {key: value for key, value in body.items() if key not in ("model", "messages", "stream")}
-        structured = case.form == "structured-output"
-        if structured:
-            del params["response_format"]
-        return cls(
-            body.get("model"),
-            body["messages"],
-            bool(body.get("stream")),
-            params,
-            structured,
-            case.include_usage,
-        )
-
-    def keywords(self) -> dict[str, Any]:
-        """The parameters as the openai SDK's keyword arguments (``extra_body`` nested, as it must be)."""
-        keywords = dict(self.params)
-        if "extra_body" in keywords:
-            keywords["extra_body"] = {"extra_body": keywords["extra_body"]}
-        return keywords
-
-
 def _calendar_event() -> type:
     from suites.calendar_event import CalendarEvent
 
@@ -176,135 +139,34 @@ def _calendar_event() -> type:
 
 
 @dataclass(frozen=True)
-class Prepared:
-    """A client's call, ready: how the file describes it, and the call itself (reads the whole answer)."""
-
-    description: str
-    send: Callable[[], object]
-
-
-@dataclass(frozen=True)
 class Client:
-    """A client under capture: its directory name, the package whose version it reports, how it calls."""
+    """A client under capture: its directory name, the package whose version it reports, and its
+    client lane's driver (the one place that knows how to call it)."""
 
     name: str
     package: str
-    prepare: Callable[[Call, str, str], Prepared]  # (call, base URL, token URL)
-
-
-# Arguments whose value the files show; every other one is written ``name=…``: the capture server's
-# URL changes with its port, and the throwaway key (vertex_credentials) has no place in a file.
-_SHOWN_ARGUMENTS = frozenset(
-    {"model", "max_tokens", "stream", "stream_usage", "max_retries", "vertex_project", "vertex_location"}
-)
-
-
-def _described(function: str, keywords: dict[str, Any]) -> str:
-    """A call as a person would write it, other values elided: ``f(model='x', messages=…)``."""
-    shown = [f"{key}={value!r}" if key in _SHOWN_ARGUMENTS else f"{key}=…" for key, value in keywords.items()]
-    return f"{function}({', '.join(shown)})"
-
-
-def _litellm_completion(call: Call, keywords: dict[str, Any], model: str) -> Prepared:
-    import litellm
-
-    if call.structured:
-        keywords["response_format"] = _calendar_event()
-    if call.include_usage:
-        keywords["stream_options"] = {"include_usage": True}
-    keywords = {"model": model, "messages": call.messages, **keywords, **call.keywords()}
-    if call.stream:
-        keywords["stream"] = True
-
-    def send() -> object:
-        reply = litellm.completion(**keywords)
-        return list(reply) if call.stream else reply
-
-    return Prepared(_described("litellm.completion", keywords), send)
-
-
-def litellm_openai(call: Call, base_url: str, token_url: str) -> Prepared:
-    model = f"openai/{call.model or ''}"
-    return _litellm_completion(call, {"api_base": base_url, "api_key": API_KEY}, model)
-
-
-def litellm_vertex(call: Call, base_url: str, token_url: str) -> Prepared:
-    location = "global" if "/locations/global/" in base_url else LOCATION
-    keywords = {
-        "api_base": base_url,
-        "vertex_project": PROJECT,
-        "vertex_location": location,
-        "vertex_credentials": json.dumps(_service_account(token_url)),
-    }
-    return _litellm_completion(call, keywords, f"vertex_ai/openai/{call.model or ENDPOINT_ID}")
-
-
-def langchain(call: Call, base_url: str, token_url: str) -> Prepared:
-    from langchain_openai import ChatOpenAI
-
-    params = call.keywords()
-    settings: dict[str, Any] = {
-        "base_url": base_url,
-        "api_key": API_KEY,
-        "model": call.model or "",
-        "max_retries": 0,
-    }
-    for name in ("max_tokens", "extra_body"):
-        if name in params:
-            settings[name] = params.pop(name)
-    if call.include_usage:
-        settings["stream_usage"] = True
-    model: Any = ChatOpenAI(**settings)
-    steps = [_described("ChatOpenAI", settings)]
-    if "tools" in params:
-        model = model.bind_tools(params.pop("tools"))
-        steps.append(".bind_tools(tools)")
-    if params:
-        model = model.bind(**params)
-        steps.append(_described(".bind", params))
-    if call.structured:
-        model = model.with_structured_output(_calendar_event(), method="json_schema", strict=True)
-        steps.append(".with_structured_output(CalendarEvent, method='json_schema', strict=True)")
-    steps.append(".stream(messages)" if call.stream else ".invoke(messages)")
-    # LangChain refuses a message dict without "content"; the documented tool-call turn has none
-    messages = [{"content": "", **message} for message in call.messages]
-    if messages != call.messages:
-        steps.append(' (messages without "content" given "content": "", which LangChain requires)')
-
-    def send() -> object:
-        return list(model.stream(messages)) if call.stream else model.invoke(messages)
-
-    return Prepared("".join(steps), send)
+    drive: Callable[[ClientCall], ClientResult]
+    unavailable: Callable[[], str | None]
 
 
 CLIENTS = {
     client.name: client
     for client in (
-        Client("litellm-openai", "litellm", litellm_openai),
-        Client("litellm-vertex", "litellm", litellm_vertex),
-        Client("langchain-openai", "langchain-openai", langchain),
+        Client(
+            "litellm-openai",
+            "litellm",
+            functools.partial(client_litellm.drive, route="openai"),
+            client_litellm.unavailable,
+        ),
+        Client(
+            "litellm-vertex",
+            "litellm",
+            functools.partial(client_litellm.drive, route="vertex"),
+            client_litellm.unavailable,
+        ),
+        Client("langchain-openai", "langchain-openai", client_langchain.drive, client_langchain.unavailable),
     )
 }
-
-
-def _service_account(token_url: str) -> dict[str, str]:
-    """A throwaway service-account key whose token endpoint is the capture server."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return {
-        "type": "service_account",
-        "project_id": PROJECT,
-        "private_key_id": "capture",
-        "private_key": pem,
-        "client_email": f"capture@{PROJECT}.iam.gserviceaccount.com",
-        "client_id": "1",
-        "token_uri": token_url,
-    }
 
 
 # --- capturing -----------------------------------------------------------------------------------
@@ -340,14 +202,24 @@ def capture(
     server.captured.clear()
     path = recording.path.replace("{PROJECT}", PROJECT).replace("{LOCATION}", LOCATION)
     base_url = url + path.replace("{ENDPOINT}", ENDPOINT_ID).removesuffix(CHAT_SUFFIX)
-    prepared = client.prepare(Call.of(case, recording.body), base_url, url + "/token")
-    read: bool | str = True
-    try:
-        prepared.send()
-    except Exception as exc:  # the client could not read the recorded answer: kept as a finding
-        # without the traceback some clients put in the message: it names this machine's paths
-        reason = " ".join(str(exc).split("Traceback")[0].split())
-        read = f"{type(exc).__name__}: {reason[:300]}"
+    asked = dict(recording.body)
+    if case.include_usage:
+        asked["stream_options"] = {"include_usage": True}
+    result = client.drive(
+        ClientCall(
+            base_url=base_url,
+            token_url=url + "/token",
+            body=asked,
+            project=PROJECT,
+            location="global" if "/locations/global/" in base_url else LOCATION,
+            endpoint_id=ENDPOINT_ID,
+            parse_with=_calendar_event() if case.form == "structured-output" else None,
+            api_key=API_KEY,
+        )
+    )
+    # the client could not read the recorded answer: kept as a finding
+    error = result.error
+    read: bool | str = True if error is None else f"{error.type}: {error.message[:300]}"
     if len(server.captured) != 1:
         raise SystemExit(
             f"{client.name} {case.name}: {len(server.captured)} requests reached the server ({read})"
@@ -356,13 +228,13 @@ def capture(
     return {
         "client": client.name,
         "package": client.package,
-        "version": importlib.metadata.version(client.package),
+        "version": result.version,
         "form": case.form,
         "recording": f"{case.cassette} (interaction 0)",
         "recorded_request_sha256": recorded_digest(recording.body),
         "captured_with": "tools/capture_client_bodies.py: the client against a loopback server that stored "
         "the body and answered with the recording",
-        "call": prepared.description,
+        "call": result.call,
         "read_answer": read,
         "request": {"method": method, "path": with_placeholders(sent_path), "body": body},
     }
@@ -397,16 +269,6 @@ def loopback_only() -> Iterator[None]:
         socket.socket.connect, socket.getaddrinfo = connect, lookup  # type: ignore[method-assign]
 
 
-def _prepare_clients() -> None:
-    """No price-list download, no telemetry; ``vertexai`` for LiteLLM's import check (see the docstring)."""
-    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-    os.environ.setdefault("LANGSMITH_TRACING", "false")
-    if "vertexai" not in sys.modules and importlib.util.find_spec("vertexai") is None:
-        stand_in = types.ModuleType("vertexai")
-        stand_in.preview = types.ModuleType("vertexai.preview")  # type: ignore[attr-defined]
-        sys.modules["vertexai"] = stand_in
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.capture_client_bodies", description=__doc__.split("\n")[0]
@@ -420,13 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=OUTPUT, help=f"where the files go (default: {OUTPUT})")
     args = parser.parse_args(argv)
     clients = [CLIENTS[name] for name in args.client or CLIENTS]
-    missing = sorted(
-        {c.package for c in clients if importlib.util.find_spec(c.package.replace("-", "_")) is None}
-    )
+    missing = sorted({why for client in clients if (why := client.unavailable()) is not None})
     if missing:
-        install = "pip install -e '.[dev,clients]'"
-        parser.exit(2, f"capture_client_bodies: error: {', '.join(missing)} not installed: {install}\n")
-    _prepare_clients()
+        parser.exit(2, f"capture_client_bodies: error: {'; '.join(missing)}\n")
     recordings = {r.cassette: r for r in load_recordings(DEFAULT_DIRECTORY) if r.index == 0}
     server = CaptureServer()
     with loopback_only(), loopback.serve(server.app()) as url:

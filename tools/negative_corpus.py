@@ -91,6 +91,10 @@ def exchange_for(case: dict[str, Any]) -> Exchange:
         exchange = dataclasses.replace(exchange, lane="sdk", sdk_view=case["sdk_view"])
     if "sdk_error" in case:
         exchange = dataclasses.replace(exchange, lane="sdk", notes={"sdk_error": case["sdk_error"]})
+    if "lane" in case:  # a client lane: what its client handed its user, beside the wire
+        exchange = dataclasses.replace(exchange, lane=case["lane"], sdk_view=case.get("client_result"))
+    if "expected_body" in case:
+        exchange = dataclasses.replace(exchange, expected_body=case["expected_body"])
     return exchange
 
 

@@ -41,8 +41,10 @@ def _messages(body: dict[str, Any]) -> list[Any]:
 
 
 def _bare_model(body: dict[str, Any]) -> bool:
+    """A model id without google/ (reported: 404). ``""`` is no model, as ``serve`` matches it: what
+    clients that cannot leave the field out send to a self-deployed endpoint."""
     model = body.get("model")
-    return isinstance(model, str) and not model.startswith("google/")
+    return isinstance(model, str) and model != "" and not model.startswith("google/")
 
 
 def _non_numeric_temperature(body: dict[str, Any]) -> bool:

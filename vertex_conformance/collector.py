@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from . import baseline, expectations, lanes, matrix, stash, versions
+from . import baseline, expectations, lanes, matrix, pace, stash, versions
 from . import results as results_file
 from .atomic import write_text
 from .config import RunConfig
@@ -82,6 +82,7 @@ def record_of(report: pytest.TestReport, draft: dict[str, Any]) -> TestRecord:
 
 SELECTION_KEY = "vertex_conformance_selection"  # what an xdist worker tells the controller it collected
 STOP_KEY = "vertex_conformance_stop"  # and why it stopped the run early
+PACE_KEY = "vertex_conformance_pace"  # and its pace figures (pace.Pace.stats)
 
 
 class ResultCollector:
@@ -97,6 +98,8 @@ class ResultCollector:
         self.deselected: set[str] = set()
         self.stopped: str | None = None  # why the run was stopped from outside (a signal)
         self.verdict: tuple[str, bool] | None = None  # (the last line, whether it is good news)
+        self.paces: list[dict[str, Any]] = []  # the workers' pace figures
+        self.pace: dict[str, Any] = {}  # the run's, once merged
 
     # what the run selected (each xdist worker collects; the controller hears it from them)
 
@@ -116,6 +119,8 @@ class ResultCollector:
         output = getattr(node, "workeroutput", {})
         if output.get(STOP_KEY) and self.stopped is None:
             self.stopped = output[STOP_KEY]
+        if output.get(PACE_KEY):
+            self.paces.append(output[PACE_KEY])
         heard = output.get(SELECTION_KEY)
         if heard:
             self.collected = self.collected or list(heard["collected"])
@@ -163,10 +168,15 @@ class ResultCollector:
         if hasattr(self.config, "workerinput"):  # an xdist worker: the controller writes the report,
             if session.shouldstop:  # and must know why a worker stopped the run (the budget, a 401)
                 self.config.workeroutput[STOP_KEY] = str(session.shouldstop)  # type: ignore[attr-defined]
+            if (registry := pace.current()) is not None:
+                self.config.workeroutput[PACE_KEY] = registry.stats()  # type: ignore[attr-defined]
             return
         incomplete = self._incomplete(session)
         records = tuple(self.tests.values())
         listed = self.config.stash.get(stash.EXPECTATIONS, [])
+        own = registry.stats() if (registry := pace.current()) is not None else {}
+        scrub = self.config.stash[stash.SCRUBBER].scrub  # a target names a self-deployed endpoint's id
+        self.pace = orjson.loads(scrub(orjson.dumps(pace.merge([*self.paces, own])).decode()))
         results = Results(
             # the settings pass the scrubber too: a gateway's --base-url may carry a project id
             run=orjson.loads(
@@ -180,6 +190,7 @@ class ResultCollector:
                 {"requirement": e.requirement, **e.to_dict(), "file": shown(self.cfg.expectations)}
                 for e in expectations.stale(listed, records)
             ),
+            pace=self.pace,
         )
         directory, path = Path(self.cfg.report_dir), self.cfg.baseline
         comparison, problem = None, None
@@ -254,8 +265,12 @@ class ResultCollector:
             )
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        """The verdict, after pytest's own summary line: what a reader of a CI log sees last."""
+        """The verdict, after pytest's own summary line: what a reader of a CI log sees last, and
+        before it how often the target said "too many" (``pace``)."""
         terminal = config.pluginmanager.get_plugin("terminalreporter")
+        rate_limits = pace.summary(self.pace)
+        if rate_limits and terminal is not None:
+            terminal.write_line(f"vertex-conformance: {rate_limits} (per target: results.json, pace)")
         if self.verdict is None or terminal is None:
             return
         line, good = self.verdict

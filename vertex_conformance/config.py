@@ -78,7 +78,10 @@ class RunConfig:
     max_response_bytes: int = 32 * 1024 * 1024  # an answer's decoded size; past it: infra, read no further
     max_output_tokens: int = 2048  # the max_tokens every case asks for (not the image form)
     max_total_tokens: int | None = None  # live/record: stop sending once this many tokens are spent
+    # live/record: requests in flight at once inside one process (per xdist worker); replay ignores it
+    concurrency: int = 8
     max_cassette_age: float | None = None  # replay: days; older cassettes fail cassette.fresh
+    targets: Path | None = None  # --targets FILE: every form against each target it lists (targets_file)
     access_token: str | None = field(default=None, repr=False)
 
     @classmethod
@@ -97,6 +100,11 @@ class RunConfig:
                 values[f.name] = given
         values["access_token"] = environ.get(TOKEN_ENV) or None
         return _validated(cls(**values))
+
+    def validated(self) -> RunConfig:
+        """This configuration checked and normalised by the command line's rules (``from_sources`` ends
+        here; a targets file's entry, the run's settings replaced by its own, too)."""
+        return _validated(self)
 
     def scrubber(self) -> Scrubber:
         """The run's secret values, for the one scrubber every artefact passes through: the project
@@ -142,6 +150,10 @@ class RunConfig:
         if self.project_number is not None:
             out["project_number"] = REDACTED
         out["has_static_token"] = self.access_token is not None
+        if self.targets is not None:  # each target's settings, not only the file's name
+            from .targets_file import described  # here: the CLI reads this module, not the targets
+
+            out["targets"] = described(self)
         return out
 
 
@@ -212,6 +224,8 @@ def _validated(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"cassette directory {cassette_dir} {state}: check --cassette-dir")
     if cfg.expectations is not None and not Path(cfg.expectations).is_file():
         raise ConfigError(f"expectations file {cfg.expectations} does not exist: check --expectations")
+    if cfg.targets is not None and not Path(cfg.targets).is_file():
+        raise ConfigError(f"targets file {cfg.targets} does not exist: check --targets")
 
     return RunConfig(
         mode=mode,
@@ -229,6 +243,7 @@ def _validated(cfg: RunConfig) -> RunConfig:
         cassette_dir=cassette_dir,
         expectations=Path(cfg.expectations or EXPECTATIONS / f"{target}.yaml"),
         baseline=_path(cfg.baseline),
+        targets=_path(cfg.targets),
         access_token=cfg.access_token,
         **limits,
     )
@@ -248,6 +263,7 @@ _LIMITS = (
     ("max_response_bytes", "--max-response-bytes", True, False, False),
     ("max_output_tokens", "--max-output-tokens", True, False, False),
     ("max_total_tokens", "--max-total-tokens", True, False, True),
+    ("concurrency", "--concurrency", True, False, False),
     ("max_cassette_age", "--max-cassette-age", False, True, True),
 )
 

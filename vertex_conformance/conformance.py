@@ -9,28 +9,37 @@ infra or error, and leaves the test's typed record where the collector finds it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import httpx
 import orjson
 import pytest
 from vcr.errors import CannotOverwriteExistingCassetteException
 
-from . import auth, evidence, lanes, recording, resilience, shapes, stash, targets
+from . import auth, evidence, lanes, recording, resilience, shapes, stash, targets, versions
 from .assembly import assemble
 from .budget import token_counts
+from .checks.parity import SAME_WIRE_BODY, body_findings
+from .client_call import ClientUnavailable
+from .client_lanes import NotReplayable
 from .config import ConfigError, RunConfig
 from .exchange import Exchange
+from .expectations import untargeted
 from .findings import Finding
 from .judge import Case, judge
 from .paths import FIXTURES, shown
 from .requirements import CASSETTE_ALL_PLAYED, CASSETTE_FRESH, SNAPSHOT_SHAPE
 from .results import TestRecord
 from .scrub import Scrubber
-from .vocabulary import Mode, Outcome, Target, lane
+from .vocabulary import Lane, Mode, Outcome, Target, lane
+
+if TYPE_CHECKING:
+    from .prefetch import Prefetcher
+    from .targets_file import Target as RunTarget
 
 _WHY_CHARS = 800  # of a transport fault's line: the fault, what arrived, the exceptions, the attempts
 
@@ -44,6 +53,8 @@ class Conformance:
     tokens: Any
     snapshot: Any
     draft: stash.Draft = field(init=False)
+    prefetcher: Prefetcher | None = None  # live/record with --concurrency > 1: the sends made ahead
+    target: RunTarget | None = None  # --targets: the entry this test runs against (``config`` is its own)
 
     def __post_init__(self) -> None:
         marker = self.request.node.get_closest_marker("form")
@@ -57,6 +68,8 @@ class Conformance:
                 "profile": self.config.profile,
             }
         )
+        if self.target is not None:
+            self.facts["target_name"] = self.target.name
         self.request.node.stash[stash.RESULT] = self.draft
 
     @property
@@ -148,7 +161,9 @@ class Conformance:
             self._end(
                 Outcome.ERROR,
                 f"no cassette {shown(path)}; record it with: pytest '{self.request.node.nodeid}' "
-                "--mode record --project YOUR_PROJECT (see README, 'Recording')",
+                "--mode record --project YOUR_PROJECT"
+                + (f" --targets {shown(self.config.targets)}" if self.config.targets else "")
+                + " (see README, 'Recording')",
             )
         meta = recording.read_meta(path)
         self.facts["cassette"].update(source=meta.get("source"), recorded_at=meta.get("recorded_at"))
@@ -162,16 +177,25 @@ class Conformance:
         fail the same way and say nothing about conformance."""
         chosen = lane(lane_id)
         self.facts["lane"] = self.facts.get("lane") or chosen.id
-        self._require_cassette()
+        if chosen.client:
+            call = self._client_call(chosen, call)
+        else:
+            self._require_cassette()
         budget = self.request.config.stash[stash.BUDGET]
-        if budget.exhausted:  # the test is not run: the report lists it under incomplete.not_run
+        ahead = self.prefetcher.take(self.request, chosen.id, call) if self.prefetcher else None
+        # spent (and nothing sent ahead): the test is not run; the report lists it under incomplete.not_run
+        if ahead is None and not budget.reserve():
             self.request.session.shouldstop = f"the token budget of {budget.max_total_tokens} is spent"
             self.draft.not_run = True
             pytest.skip(f"not run: the --max-total-tokens budget ({budget.max_total_tokens}) is spent")
         try:
-            exchange = chosen.send(call, self.tokens)
+            exchange = ahead.result() if ahead is not None else self._send_here(chosen, call)
         except ConfigError as exc:  # a credential refresh failed; auth.ScrubbedTokens scrubbed the line
             self._stop(str(exc))
+        except ClientUnavailable as exc:
+            self._end(Outcome.UNSUPPORTED, str(exc))
+        except NotReplayable as exc:
+            self._judge_request_only(chosen, call, exc)
         except (CannotOverwriteExistingCassetteException, lanes.TransportError, httpx.HTTPError) as exc:
             text = str(exc).strip()
             message = text.splitlines()[0][:_WHY_CHARS] if text else type(exc).__name__
@@ -183,7 +207,13 @@ class Conformance:
                     "deliberate, re-record with --mode record",
                 )
             self._end(Outcome.INFRA, message)
-        budget.spend(self._account(exchange))
+        else:
+            usage = self._account(exchange)
+            if ahead is None:  # a send made ahead was paid for when its answer came
+                budget.spend(usage)
+        finally:  # after the spend: in between, both count, so no other sender is let in on them
+            if ahead is None:
+                budget.release()
         if exchange.status == httpx.codes.UNAUTHORIZED and self.tokens is not None:
             self._stop(f"{auth.refusal(self.tokens)} ({resilience.evidence(exchange, self.scrubber)})")
         if resilience.classify(exchange):
@@ -193,6 +223,32 @@ class Conformance:
                 resilience.evidence(exchange, self.scrubber) + (f" ({attempts})" if attempts else ""),
             )
         return exchange
+
+    def _send_here(self, chosen: Lane, call: lanes.Call) -> Exchange:
+        """Send from the test itself: no prefetcher, a test it did not send ahead, or a miss (then
+        the prefetcher sends, so record mode writes the cassette from what this test sent)."""
+        if self.prefetcher is None:
+            return chosen.send(call, self.tokens)
+        return self.prefetcher.send_here(self.request, chosen, call, self.tokens)
+
+    def _client_call(self, chosen: Lane, call: lanes.Call) -> lanes.Call:
+        """A client lane records nothing: in replay its gateway answers from the raw lane's cassette
+        of this test (the same test id with the ``httpx`` lane), which must exist."""
+        if self.config.mode is not Mode.REPLAY:
+            return call
+        own = self.request.getfixturevalue("default_cassette_name")  # without a --targets target
+        name = re.sub(rf"(?<=[\[-]){re.escape(chosen.id)}(?=[\]-])", "httpx", own)
+        path = Path(self.request.getfixturevalue("vcr_cassette_dir")) / f"{name}.yaml"
+        self.facts["cassette"] = {"path": shown(path)}
+        if not path.is_file():
+            self._end(
+                Outcome.ERROR,
+                f"no cassette {shown(path)} (the raw lane's, which the {chosen.id} lane replays); record "
+                f"the httpx lane of this test with --mode record (see README, 'Recording')",
+            )
+        meta = recording.read_meta(path)
+        self.facts["cassette"].update(source=meta.get("source"), recorded_at=meta.get("recorded_at"))
+        return replace(call, replay_from=path)
 
     def _stop(self, why: str) -> NoReturn:
         """End the run after this test (infra): the collector writes the reports as incomplete,
@@ -213,9 +269,7 @@ class Conformance:
     def _account(self, exchange: Exchange) -> Any:
         """Tokens for the report (returns the usage, for the budget); latency figures only when live
         (a recorder buffers the stream)."""
-        usage = (exchange.body if isinstance(exchange.body, dict) else {}).get("usage")
-        if exchange.streamed:
-            usage = assemble(exchange.chunks).usage
+        usage = answer_usage(exchange)
         counts = token_counts(usage)
         tokens = self.facts.setdefault("tokens", dict.fromkeys(counts, 0))
         for key, value in counts.items():
@@ -240,28 +294,61 @@ class Conformance:
         that breaks a requirement on purpose names it in ``by_design``: it is left unjudged (and the
         record says so). Fails the test naming each violated requirement; a test that only shows
         known deviations xfails."""
-        harness = {**(also or {}), **self._snapshot(exchanges), **self._cassette_rules()}
-        case = Case(
-            nodeid=self.facts["nodeid"],
+        harness = {
+            **self._client_bodies(exchanges),
+            **(also or {}),
+            **self._snapshot(exchanges),
+            **self._cassette_rules(),
+        }
+        self._conclude(exchanges, harness, by_design)
+
+    def _judge_request_only(self, chosen: Lane, call: lanes.Call, exc: NotReplayable) -> NoReturn:
+        """Replay, a client lane: the client changed the request beyond what the raw lane's recording
+        answers (``matching``'s rule), so the answer it would get is unknown. What it sent is judged
+        against the documented body (``lanes.same-wire-body``, with the replay's miss as evidence);
+        nothing else is."""
+        found = body_findings(call.body, exc.request.body, chosen.id)
+        findings = found[SAME_WIRE_BODY.id] or [Finding(SAME_WIRE_BODY.id, "$.request", str(exc))]
+        self.facts.setdefault("notes", {})["not_replayable"] = self.scrubber.scrub(str(exc))[:_WHY_CHARS]
+        shown = evidence.request_excerpt(chosen.id, exc.request, self.scrubber)
+        self._conclude((), {SAME_WIRE_BODY.id: findings}, evidence_of_request=shown)
+        raise AssertionError("a request with findings cannot pass")  # _conclude failed or xfailed it
+
+    def _conclude(
+        self,
+        exchanges: tuple[Exchange, ...],
+        harness: dict[str, list[Finding]],
+        by_design: tuple[str, ...] = (),
+        evidence_of_request: dict[str, Any] | None = None,
+    ) -> None:
+        """Judge and record the test; fail it naming each violated requirement, xfail it when it only
+        shows known deviations."""
+        case = Case(  # an entry's `tests` filter names tests as a run without --targets does
+            nodeid=untargeted(self.facts["nodeid"], self.facts.get("target_name")),
             profile=self.config.profile,
             form=self.facts.get("form"),
             lane=self.facts.get("lane"),
             streamed=self.facts.get("streamed"),
             probe=self.request.node.get_closest_marker("probe") is not None,
+            versions=versions.judged(),
         )
-        listed = self.request.config.stash.get(stash.EXPECTATIONS, [])
+        listed = (
+            self.target.expectations if self.target else self.request.config.stash.get(stash.EXPECTATIONS, [])
+        )
         verdict = judge(case, exchanges, listed, harness=harness, by_design=by_design)
-        notes = {k: v for e in exchanges for k, v in e.notes.items()}
-        excerpts = [evidence.excerpt(e, self.scrubber) for e in exchanges]
+        facts = dict(self.facts)
+        notes = {**facts.pop("notes", {}), **{k: v for e in exchanges for k, v in e.notes.items()}}
+        excerpts = [evidence.excerpt(e, self.scrubber) for e in exchanges] or [evidence_of_request]
+        statuses = [e.status for e in exchanges]
         self.draft.record = TestRecord(
-            **self.facts,
+            **facts,
             outcome=verdict.outcome,
             requirements=verdict.requirements,
             findings=verdict.findings,
             expectations={rid: e.to_dict() for rid, e in sorted(verdict.applied.items())},
             observations=verdict.observations,
-            status=[e.status for e in exchanges] if len(exchanges) > 1 else exchanges[0].status,
-            evidence=excerpts if len(excerpts) > 1 else excerpts[0],
+            status=(statuses[0] if len(statuses) == 1 else statuses) or None,
+            evidence=excerpts[0] if len(excerpts) == 1 else excerpts,
             by_design=verdict.by_design,
             notes=notes,
         )
@@ -273,7 +360,21 @@ class Conformance:
             # source of every frame) only to drop it; the reason is the whole message here.
             raise pytest.xfail.Exception("known deviation: " + verdict.known_deviations(), pytrace=False)
 
+    @staticmethod
+    def _client_bodies(exchanges: tuple[Exchange, ...]) -> dict[str, list[Finding]]:
+        """A client lane's wire body against the documented one the raw lane sends: each difference
+        is a finding (``lanes.same-wire-body``), a documented one a known deviation of that client."""
+        found: dict[str, list[Finding]] = {}
+        for exchange in exchanges:
+            if exchange.expected_body is not None:
+                sent = exchange.request.body if exchange.request else None
+                for rid, findings in body_findings(exchange.expected_body, sent, exchange.lane).items():
+                    found.setdefault(rid, []).extend(findings)
+        return found
+
     def _snapshot(self, exchanges: tuple[Exchange, ...]) -> dict[str, list[Finding]]:
+        if lane(self.facts["lane"]).client:  # the answer is the raw lane's: its test holds the shape
+            return {}
         shape = [shapes.of(e) for e in exchanges] if len(exchanges) > 1 else shapes.of(exchanges[0])
         if self.snapshot == shape:  # syrupy records the comparison for its session report
             return {SNAPSHOT_SHAPE.id: []}
@@ -285,15 +386,15 @@ class Conformance:
 
     def _cassette_rules(self) -> dict[str, list[Finding]]:
         """``cassette.all-played`` on replay; ``cassette.fresh`` when ``--max-cassette-age`` is set."""
-        cassette = self._cassette()
-        if self.config.mode is not Mode.REPLAY or cassette is None:
+        if self.config.mode is not Mode.REPLAY or "cassette" not in self.facts:
             return {}
+        cassette = self._cassette()  # None for a client lane, which replays the raw lane's cassette
         unplayed = "the cassette holds recorded interactions this test never played"
-        out = {
-            CASSETTE_ALL_PLAYED.id: []
-            if cassette.all_played
-            else [Finding(CASSETTE_ALL_PLAYED.id, "$", unplayed)]
-        }
+        out: dict[str, list[Finding]] = {}
+        if cassette is not None:
+            out[CASSETTE_ALL_PLAYED.id] = (
+                [] if cassette.all_played else [Finding(CASSETTE_ALL_PLAYED.id, "$", unplayed)]
+            )
         limit = self.config.max_cassette_age
         recorded = (self.facts.get("cassette") or {}).get("recorded_at")
         if limit is None or not recorded:
@@ -308,4 +409,12 @@ class Conformance:
         return {**out, CASSETTE_FRESH.id: [Finding(CASSETTE_FRESH.id, "$.cassette.recorded_at", message)]}
 
     def _expectations_file(self) -> str:
-        return shown(self.config.expectations)
+        own = self.target.expectations_file if self.target else None
+        return shown(self.config.expectations) + (f" or {shown(own)}" if own else "")
+
+
+def answer_usage(exchange: Exchange) -> Any:
+    """The ``usage`` an answer reports (a stream's, from its assembled chunks): what the budget counts."""
+    if exchange.streamed:
+        return assemble(exchange.chunks).usage
+    return (exchange.body if isinstance(exchange.body, dict) else {}).get("usage")

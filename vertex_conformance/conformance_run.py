@@ -18,16 +18,32 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_recording.plugin import get_default_cassette_name
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from . import auth, expectations, lanes, preflight, recording, stash
-from .budget import TokenBudget
+from . import (
+    auth,
+    expectations,
+    gateway,
+    lanes,
+    prefetch,
+    preflight,
+    recording,
+    stash,
+    targets_file,
+    versions,
+)
+from .budget import LEDGER_KEY, TokenBudget, create_ledger, remove_ledger
 from .collector import ResultCollector, pytest_runtest_makereport  # noqa: F401  (a hook pytest finds here)
 from .config import OPTIONS, ConfigError, RunConfig
 from .conformance import Conformance
 from .lanes import http_library
-from .scrub import Scrubber
-from .vocabulary import ALL_FORMS, LANES, Mode, UnknownWord, choose
+from .pace import configure as configure_pace
+from .pace import from_config as pace_of
+from .scrub import Kind, Scrubber
+from .vocabulary import ALL_FORMS, LANES, Mode, UnknownWord, choose, lane
+
+LOOPBACK_HOSTS = r"^(127\.0\.0\.1|localhost|::1)$"  # what a replayed client lane may connect to: the gateway
 
 
 def start(config: pytest.Config) -> None:
@@ -43,18 +59,24 @@ def start(config: pytest.Config) -> None:
         if tokens is not None:
             auth.check_credentials(tokens)
         config.stash[stash.EXPECTATIONS] = expectations.load(cfg.expectations)
+        targets = _targets(config, cfg, scrubber)
         lanes.check_tls()
         # once per run, before any worker starts; never for a run that only lists or explains tests
         if not hasattr(config, "workerinput") and not (config.option.collectonly or config.option.help):
-            preflight.check(cfg, tokens, scrubber)
+            _preflight(cfg, targets, tokens, scrubber)
     except ConfigError as exc:
         raise pytest.UsageError(f"vertex-conformance: {exc}") from None
     config.stash[stash.CONFIG] = cfg
     config.stash[stash.SCRUBBER] = scrubber
-    config.stash[stash.BUDGET] = TokenBudget(cfg.max_total_tokens)
+    ledger = getattr(config, "workerinput", {}).get(LEDGER_KEY)  # the controller's, under xdist
+    config.stash[stash.BUDGET] = TokenBudget(cfg.max_total_tokens, Path(ledger) if ledger else None)
+    if cfg.mode is not Mode.REPLAY:  # every retrying transport of this process obeys it; a replay has no pace
+        configure_pace(pace_of(cfg))
     if cfg.mode is Mode.REPLAY:
         config.option.record_mode = "none"
         config.option.block_network = True
+    elif prefetch.records_itself(cfg):  # no cassette may be active while the prefetcher sends
+        config.option.disable_recording = True
     elif cfg.mode is Mode.RECORD:
         config.option.record_mode = "all"
     else:
@@ -67,6 +89,40 @@ def start(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
         config.stash[_PREVIOUS_SIGTERM] = _stop_on_sigterm(collector)
     config.stash[_PREVIOUS_LOG_FACTORY] = _scrub_log_records(scrubber)
+
+
+TARGETS = pytest.StashKey[tuple[targets_file.Target, ...]]()
+
+
+def _targets(config: pytest.Config, cfg: RunConfig, scrubber: Scrubber) -> tuple[targets_file.Target, ...]:
+    """The targets of ``--targets`` (none without it): their endpoint ids join the run's secrets, and
+    ``-m "target(name='eu')"`` selects one (a CI job per target, all of one run)."""
+    targets = targets_file.load(cfg)
+    if targets and config.getoption("update_snapshots", False):
+        raise ConfigError(
+            "--snapshot-update with --targets: every target is held to the same shape snapshots; "
+            "update them in a run without --targets"
+        )
+    for target in targets:
+        if target.config.endpoint_id != cfg.endpoint_id:
+            scrubber.add(Kind.ENDPOINT_ID, str(target.config.endpoint_id))
+    config.addinivalue_line("markers", "target(name): the --targets entry a test runs against")
+    config.stash[TARGETS] = targets
+    return targets
+
+
+def _preflight(
+    cfg: RunConfig, targets: tuple[targets_file.Target, ...], tokens: Any, scrubber: Scrubber
+) -> None:
+    """One request per target before any test (live and record); the run's own settings without
+    ``--targets``. A target that cannot answer stops the run, named."""
+    for target in targets:
+        try:
+            preflight.check(target.config, tokens, scrubber)
+        except ConfigError as exc:
+            raise ConfigError(f"target {target.name!r}: {exc}") from None
+    if not targets:
+        preflight.check(cfg, tokens, scrubber)
 
 
 _PREVIOUS_SIGTERM = pytest.StashKey[Any]()
@@ -103,7 +159,25 @@ def _scrub_log_records(scrubber: Scrubber) -> Callable[..., logging.LogRecord]:
     return previous
 
 
+_LEDGER = pytest.StashKey[Path]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Under xdist, one token budget for the run: the controller's ledger, handed to every worker."""
+    config = node.config
+    if config.stash[stash.CONFIG].max_total_tokens is None:
+        return
+    if _LEDGER not in config.stash:
+        config.stash[_LEDGER] = create_ledger()
+    node.workerinput[LEDGER_KEY] = str(config.stash[_LEDGER])
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    configure_pace(None)
+    if _LEDGER in config.stash:
+        remove_ledger(config.stash[_LEDGER])
+    gateway.close()
     previous = config.stash.get(_PREVIOUS_SIGTERM, None)
     if previous is not None:
         signal.signal(signal.SIGTERM, previous)
@@ -120,9 +194,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     """Names the SDK under test atop every conformance run: ``make conformance`` keeps whichever
     version an earlier ``OPENAI_SDK=`` installed, so the run itself must say which one it judged."""
     cfg = config.stash[stash.CONFIG]
+    clients = ", ".join(f"{name} {number or 'not installed'}" for name, number in versions.clients().items())
     return [
         f"vertex-conformance: openai SDK {version('openai')} on {http_library()}; "
-        f"mode {cfg.mode}, target {cfg.target}, profile {cfg.profile}"
+        f"mode {cfg.mode}, target {cfg.target}, profile {cfg.profile}, concurrency {cfg.concurrency}",
+        f"vertex-conformance: clients {clients}",
     ]
 
 
@@ -145,16 +221,46 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             raise pytest.UsageError(f"vertex-conformance: {exc}") from None
         if item.get_closest_marker("probe") is None:
             item.add_marker(pytest.mark.gate)
-        if cfg.mode.cassettes:
+        if callspec is not None and callspec.params.get("vertex_target") is not None:
+            item.add_marker(pytest.mark.target(name=callspec.params["vertex_target"].name))
+        if callspec is not None and lane(callspec.params.get("lane", "httpx")).client:
+            # a client lane records nothing and reaches the network only through the run's gateway
+            if cfg.mode is Mode.REPLAY:
+                item.add_marker(pytest.mark.block_network(allowed_hosts=[LOOPBACK_HOSTS]))
+        elif cfg.mode.cassettes:
             item.add_marker(pytest.mark.vcr)
     try:  # an expectation's `tests` filter that names no collected test excuses nothing: stop here
         listed = config.stash[stash.EXPECTATIONS]
-        expectations.check_collected(cfg.expectations, listed, [i.nodeid for i in items], config.args)
+        nodeids = [expectations.untargeted(i.nodeid, _target_name(i)) for i in items]
+        expectations.check_collected(cfg.expectations, listed, nodeids, config.args)
+        for target in config.stash[TARGETS]:
+            if target.expectations_file is not None:
+                expectations.check_collected(target.expectations_file, target.own, nodeids, config.args)
     except ConfigError as exc:
         raise pytest.UsageError(f"vertex-conformance: {exc}") from None
 
 
+def _target_name(item: pytest.Item) -> str | None:
+    target = getattr(item, "callspec", None) and item.callspec.params.get("vertex_target")
+    return target.name if target else None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """With ``--targets``, every conformance test once per target, the target's name the last part of
+    its id (after the suite's own parameters): ``test_plain_chat[httpx-eu-flash]``."""
+    targets = metafunc.config.stash.get(TARGETS, ())
+    if targets and "vertex_target" in metafunc.fixturenames:
+        metafunc.parametrize("vertex_target", targets, ids=[t.name for t in targets])
+
+
 # --- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def vertex_target() -> targets_file.Target | None:
+    """The test's target: none without ``--targets`` (then ``pytest_generate_tests`` parametrizes it)."""
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -179,19 +285,93 @@ def vcr_config(pytestconfig: pytest.Config, run_config: RunConfig) -> dict[str, 
     return options
 
 
-@pytest.fixture(scope="module")
-def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
-    return str(request.config.stash[stash.CONFIG].cassette_dir / Path(str(request.node.fspath)).stem)
+@pytest.fixture
+def default_cassette_name(request: pytest.FixtureRequest, vertex_target: targets_file.Target | None) -> str:
+    """pytest-recording's cassette name, without the target: its folder names it, so a target's
+    folder is laid out as the cassette dir of a run without ``--targets``."""
+    marker = request.node.get_closest_marker("default_cassette")
+    if marker is not None:
+        return str(marker.args[0])
+    name = expectations.untargeted(request.node.name, vertex_target.name if vertex_target else None)
+    return get_default_cassette_name(request.cls, name)
 
 
 @pytest.fixture
-def snapshot_json(snapshot: Any) -> Any:
-    return snapshot.use_extension(JSONSnapshotExtension)
+def vcr_cassette_dir(request: pytest.FixtureRequest, vertex_target: targets_file.Target | None) -> str:
+    """One folder per suite module, under the target's own folder with ``--targets``."""
+    cfg = vertex_target.config if vertex_target else request.config.stash[stash.CONFIG]
+    return str(cfg.cassette_dir / Path(str(request.node.fspath)).stem)
+
+
+class SharedSnapshot(JSONSnapshotExtension):
+    """The JSON snapshot of the test's id without its target: a shape snapshot is the form's
+    contract, so every target of a ``--targets`` run is compared with the one snapshot of its test
+    (a target whose shapes differ shows the diff as ``snapshot.shape``; its own expectations file
+    may list it), and a new target needs no snapshots of its own."""
+
+    @classmethod
+    def get_snapshot_name(cls, *, test_location: Any, index: Any = 0) -> str:
+        name = super().get_snapshot_name(test_location=test_location, index=index)
+        return expectations.untargeted(name, _target_name(test_location.item))
+
+
+@pytest.fixture
+def snapshot_json(snapshot: Any, vertex_target: targets_file.Target | None) -> Any:
+    """Shape snapshots; every target's answers are held to the one of their test (README: targets)."""
+    return snapshot.use_extension(SharedSnapshot if vertex_target else JSONSnapshotExtension)
 
 
 @pytest.fixture
 def conformance(
-    request: pytest.FixtureRequest, run_config: RunConfig, token_source: Any, snapshot_json: Any
+    request: pytest.FixtureRequest,
+    run_config: RunConfig,
+    token_source: Any,
+    snapshot_json: Any,
+    vertex_target: targets_file.Target | None,
 ) -> Conformance:
     recording.set_current_test(request.node.nodeid)
-    return Conformance(request, run_config, token_source, snapshot_json)
+    cfg = vertex_target.config if vertex_target else run_config
+    prefetcher = request.config.stash.get(prefetch.PREFETCHER, None)
+    if prefetcher is not None:
+        prefetcher.reached(request.node)
+    return Conformance(request, cfg, token_source, snapshot_json, target=vertex_target, prefetcher=prefetcher)
+
+
+# --- --concurrency: the prefetcher ------------------------------------------------------------
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Any:
+    """Requests overlap (``--concurrency``): the prefetcher sends ahead of pytest's main loop and
+    stops with it, however it ends (the last test, ``-x``, the budget, Ctrl-C, SIGTERM)."""
+    config = session.config
+    collector = config.pluginmanager.get_plugin("vertex-conformance-results")
+    tokens = collector.tokens if collector else None
+    prefetcher = prefetch.start(session, config.stash[stash.CONFIG], tokens, config.stash[stash.BUDGET])
+    try:
+        return (yield)
+    finally:
+        if prefetcher is not None:
+            prefetcher.stop()
+            config.stash[prefetch.STATS] = prefetcher.stats
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """Under xdist, the workers' prefetch figures add up on the controller."""
+    figures = getattr(node, "workeroutput", {}).get(prefetch.STATS_KEY)
+    if figures:
+        config = node.config
+        cfg = config.stash[stash.CONFIG]
+        config.stash.setdefault(prefetch.STATS, prefetch.Stats(cfg.concurrency)).add(figures)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    stats = session.config.stash.get(prefetch.STATS, None)
+    if stats is not None and hasattr(session.config, "workerinput"):
+        session.config.workeroutput[prefetch.STATS_KEY] = stats.figures()  # type: ignore[attr-defined]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    stats = terminalreporter.config.stash.get(prefetch.STATS, None)
+    if stats is not None and not hasattr(terminalreporter.config, "workerinput"):
+        terminalreporter.write_line(f"vertex-conformance: {stats.line()}")

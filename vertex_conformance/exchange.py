@@ -9,6 +9,7 @@ business, because "it did not parse" is itself a finding.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -74,6 +75,11 @@ def decode_utf8(data: bytes) -> tuple[str, str | None]:
         return data.decode("utf-8", "replace"), why
 
 
+_pause_lock = threading.Lock()
+_paused = 0  # how many bulk_acyclic blocks are open, in every thread
+_resume = False  # whether the collector ran before the first of them
+
+
 @contextmanager
 def bulk_acyclic() -> Iterator[None]:
     """Pause the cyclic garbage collector while building many objects that cannot form cycles.
@@ -82,15 +88,22 @@ def bulk_acyclic() -> Iterator[None]:
     counts towards the next collection, and collections walk every live container, so the
     collector ends up taking about half of the parse time and finds nothing (JSON values are
     acyclic; reference counting frees them). Mercurial's ``util.nogc`` does the same for the same
-    reason. The collector is resumed only if it was running, so callers may nest this.
+    reason. The collector is resumed only if it was running, and only when the last open block (in
+    any thread) closes, so callers may nest this and threads may overlap.
     """
-    running = gc.isenabled()
-    gc.disable()
+    global _paused, _resume
+    with _pause_lock:  # threads (--concurrency, the gateway) pause and resume it as one
+        if _paused == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _paused += 1
     try:
         yield
     finally:
-        if running:
-            gc.enable()
+        with _pause_lock:
+            _paused -= 1
+            if _paused == 0 and _resume:
+                gc.enable()
 
 
 @dataclass(frozen=True)
@@ -124,6 +137,7 @@ class Exchange:
     sdk_view: Any = None  # what the SDK's typed objects held, dumped to JSON (SDK lane only)
     notes: dict[str, Any] = field(default_factory=dict)
     undecodable: str | None = None  # why the answer's bytes were not UTF-8 (see ``decode_utf8``)
+    expected_body: Any = None  # the documented body the raw lane sends (client lanes: what to compare with)
 
     @property
     def streamed(self) -> bool:

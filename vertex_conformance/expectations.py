@@ -2,9 +2,10 @@
 
 ``expectations/<target>.yaml`` lists requirements a target is known to break, each with the reason
 and a link to the evidence, optionally narrowed to forms, lanes, profiles, stream on/off and test
-ids (substrings of the nodeid), and to the findings themselves: ``paths`` (JSON paths, ``[*]`` for
-any index, ``*`` for any part of one key) and ``message`` (a regular expression). A narrowed entry
-excuses only the findings it describes, so the same requirement broken anywhere else still fails.
+ids (substrings of the nodeid), to the versions of the clients under test (``versions``: package →
+PEP 440 range), and to the findings themselves: ``paths`` (JSON paths, ``[*]`` for any index, ``*``
+for any part of one key) and ``message`` (a regular expression). A narrowed entry excuses only the
+findings it describes, so the same requirement broken anywhere else still fails.
 
 A listed requirement whose every finding is excused is a known deviation; a listed one that holds
 is an unexpected pass, reported as such so the file never rots; an entry that a run could have
@@ -15,13 +16,15 @@ The file is validated when loaded, and every error names the line of the entry a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
 
 from .config import ConfigError
 from .findings import Finding
@@ -36,7 +39,11 @@ _FILTERS = {"forms": "form", "lanes": "lane", "profiles": "profile"}
 # The words each filter may hold: an entry naming anything else would silently excuse nothing.
 _WORDS = {"forms": (ALL_FORMS, "form"), "lanes": (LANES, "lane"), "profiles": (list(Profile), "profile")}
 _LISTS = (*_FILTERS, "tests", "paths")
-_KEYS = {"requirement", "reason", "link", "streamed", "message", *_LISTS}
+_KEYS = {"requirement", "reason", "link", "streamed", "message", "versions", *_LISTS}
+# The packages a ``versions`` filter may name: those whose version a run's report names (versions.of),
+# the openai Python SDK and each client lane's package. A client's behaviour changes between its
+# releases, so a deviation of one release range must not excuse (or go stale in) another.
+VERSIONED = ("openai", *(lane.package for lane in LANES.values() if lane.package))
 # A finding of a test with several exchanges is placed in one: ``exchanges[2].response…``. A path
 # pattern speaks of one exchange (``$.response…``), so it matches in each of them.
 _EXCHANGE_PREFIX = re.compile(r"^exchanges\[\d+\]")
@@ -56,6 +63,7 @@ class Expectation:
     streamed: bool | None = None
     paths: tuple[str, ...] = ()  # the findings' JSON paths it excuses ("$.events[*].choices[*]")
     message: str | None = None  # a regular expression the findings' messages must contain
+    versions: tuple[tuple[str, str], ...] = ()  # (package, PEP 440 range): only runs inside every range
     line: int | None = None  # where the entry starts in its file (1-based), for messages and updates
 
     def admits(self, test: Mapping[str, Any]) -> bool:
@@ -65,6 +73,10 @@ class Expectation:
             return False
         if self.tests and "nodeid" in test and not any(part in test["nodeid"] for part in self.tests):
             return False
+        if self.versions:  # unlike the other facts, an unknown version never matches: the range is the point
+            known = test.get("versions") or {}
+            if not all(within(known.get(package), spec) for package, spec in self.versions):
+                return False
         return all(
             not getattr(self, key) or field not in test or test[field] in getattr(self, key)
             for key, field in _FILTERS.items()
@@ -93,6 +105,17 @@ class Expectation:
     def to_dict(self) -> dict[str, Any]:
         """What a test's record says of the entry applied to one of its requirements."""
         return {"reason": self.reason, "link": self.link, **({"line": self.line} if self.line else {})}
+
+
+def within(version: Any, spec: str) -> bool:
+    """Whether ``version`` (a package's version as a run reports it) is known and inside the PEP 440
+    range ``spec``; a pre-release inside the range counts (it is that range's code)."""
+    if not isinstance(version, str):
+        return False
+    try:
+        return SpecifierSet(spec).contains(Version(version), prereleases=True)
+    except InvalidVersion:  # a version PEP 440 cannot read is not known to be in any range
+        return False
 
 
 def path_pattern(glob: str) -> str:
@@ -185,9 +208,31 @@ def _entry(path: Path, node: yaml.Node, entry: Any) -> Expectation:
         entry["link"],
         streamed=entry.get("streamed"),
         message=message,
+        versions=_versions(entry.get("versions"), lambda why: fault("versions", why)),
         line=line,
         **filters,
     )
+
+
+def _versions(value: Any, fault: Callable[[str], ConfigError]) -> tuple[tuple[str, str], ...]:
+    """An entry's ``versions`` (``{package: PEP 440 range}``) as pairs, validated: a package no run
+    reports, or a range PEP 440 cannot read, would make the entry excuse nothing, silently."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict) or not value:
+        raise fault("'versions' must map package names to PEP 440 ranges ({litellm: \">=1.110,<2\"})")
+    pairs = []
+    for package, spec in value.items():
+        if package not in VERSIONED:
+            raise fault(f"unknown package {package!r} in 'versions': use one of {', '.join(VERSIONED)}")
+        if not isinstance(spec, str) or not spec.strip():
+            raise fault(f"the range of {package!r} in 'versions' must be a non-empty string (\">=6\")")
+        try:
+            SpecifierSet(spec)
+        except InvalidSpecifier:
+            raise fault(f'{spec!r} ({package}) is not a PEP 440 version range (">=1.110,<2")') from None
+        pairs.append((package, spec))
+    return tuple(pairs)
 
 
 def check_collected(
@@ -242,8 +287,24 @@ FACTS = ("nodeid", "form", "lane", "streamed", "profile")  # what an entry filte
 
 
 def facts_of(subject: Any) -> dict[str, Any]:
-    """The facts an entry filters on, as a test's record (or the judge's ``Case``) holds them."""
-    return {name: getattr(subject, name) for name in FACTS}
+    """The facts an entry filters on, as a test's record (or the judge's ``Case``) holds them; the
+    test id without its target (``--targets``), so a ``tests`` filter means the same in every run."""
+    facts = {name: getattr(subject, name) for name in FACTS}
+    if hasattr(subject, "versions"):  # the judge's Case: a record has none (versioned entries never go stale)
+        facts["versions"] = subject.versions
+    facts["nodeid"] = untargeted(facts["nodeid"], getattr(subject, "target_name", None))
+    return facts
+
+
+def untargeted(nodeid: str, target_name: str | None) -> str:
+    """A test id without the target a ``--targets`` run adds as its last parameter
+    (``test_plain_chat[httpx-eu]`` -> ``test_plain_chat[httpx]``, ``test_x[eu]`` -> ``test_x``)."""
+    if not target_name:
+        return nodeid
+    for suffix, rest in ((f"-{target_name}]", "]"), (f"[{target_name}]", "")):
+        if nodeid.endswith(suffix):
+            return nodeid[: -len(suffix)] + rest
+    return nodeid
 
 
 def excused_in(entry: Expectation, record: TestRecord) -> bool:

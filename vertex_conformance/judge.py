@@ -35,6 +35,7 @@ class Case:
     lane: str | None = None
     streamed: bool | None = None
     probe: bool = False
+    versions: dict[str, str | None] = field(default_factory=dict)  # package → version (None: unknown)
 
     def facts(self) -> dict[str, Any]:
         """The fields an expectation entry filters on."""
@@ -96,7 +97,7 @@ def judge(
                 ]
             results[rid] = [*(results.get(rid) or []), *findings]
         observations.update(observed)
-    if not case.probe:
+    if exchanges and not case.probe:  # without an exchange (a request not replayable) there is no status
         results[HTTP_SUCCESS.id] = [
             Finding(
                 HTTP_SUCCESS.id,

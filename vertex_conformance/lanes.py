@@ -27,6 +27,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -61,6 +62,8 @@ class Call:
     timeouts: Timeouts = field(default_factory=Timeouts)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_response_bytes: int = guard.DEFAULT_MAX_BYTES
+    content: bytes | None = None  # the exact bytes to send, not ``body`` serialised (a client's, relayed)
+    replay_from: Path | None = None  # client lanes in replay: the raw lane's cassette the gateway answers
 
     @property
     def limits(self) -> guard.Limits:
@@ -171,7 +174,7 @@ def run_httpx(call: Call, tokens: TokenSource | None) -> Exchange:
             httpx.Client(
                 auth=auth, timeout=call.timeouts.for_client(), headers=headers, transport=transport
             ) as client,
-            client.stream("POST", call.url, json=call.body) as response,
+            client.stream("POST", call.url, **_payload(call)) as response,
         ):
             clock.mark("ttfb_s")
             for part in response.iter_bytes():
@@ -189,12 +192,19 @@ def run_httpx(call: Call, tokens: TokenSource | None) -> Exchange:
             raise error from exc
         raise
     _notes(exchange, clock, transport.attempts)
-    _attach_body(exchange, call, bytes(received))
+    attach_body(exchange, call, bytes(received))
     _closed_before_done(exchange, response, _arrival(response, received, clock), transport.attempts)
     return exchange
 
 
-def _attach_body(exchange: Exchange, call: Call, data: bytes) -> None:
+def _payload(call: Call) -> dict[str, Any]:
+    """What httpx sends: the relayed bytes as they are (with their JSON content type), else the body."""
+    if call.content is None:
+        return {"json": call.body}
+    return {"content": call.content, "headers": {"content-type": "application/json"}}
+
+
+def attach_body(exchange: Exchange, call: Call, data: bytes) -> None:
     """A successful answer to a streamed request is judged as a stream whatever its content type (a
     JSON answer then fails the stream checks, as it should); anything else as a body. Bytes that
     are not UTF-8 are decoded as a client decodes them and kept as evidence (``undecodable``)."""
@@ -398,7 +408,7 @@ class _Wiretap:
             exchange.notes["sdk_error"] = sdk_error
         _notes(exchange, self.clock, attempts)
         decoded = type(response)(response.status_code, headers=response.headers, content=bytes(self.raw))
-        _attach_body(exchange, call, decoded.read())
+        attach_body(exchange, call, decoded.read())
         _closed_before_done(exchange, response, arrival, attempts)
         return exchange
 

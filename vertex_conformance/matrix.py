@@ -14,11 +14,12 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from . import pace
 from .atomic import write_text
 from .baseline import Comparison
 from .grouping import causes
 from .results import FindingRecord, Results, TestRecord
-from .vocabulary import FORMS, SEVERITY, SUITE_LANES, Outcome, worst
+from .vocabulary import FORMS, LANES, SEVERITY, SUITE_LANES, Outcome, worst
 
 NOT_RUN = "not run"
 NO_FORM = "(none)"  # a test that stopped before it named its form
@@ -77,6 +78,9 @@ td li { margin: 2px 0; display: flex; align-items: baseline; }
 td li > span:last-child { min-width: 0; overflow-wrap: anywhere; } td li .dot { flex: none; }
 td li a { text-decoration: none; } td li a:hover { text-decoration: underline; }
 td.empty { color: #8c959f; text-align: center; background: #fff; }
+table.targets thead th { font-size: 12px; overflow-wrap: anywhere; }
+table.targets thead th:first-child { width: 150px; }
+table.targets td { text-align: center; font-size: 12px; overflow-wrap: anywhere; }
 td.not-run { color: #57606a; text-align: center; font-style: italic; background: repeating-linear-gradient(
   45deg, #fff, #fff 6px, #f6f8fa 6px, #f6f8fa 12px); }
 .dot { display: inline-block; width: 9px; height: 9px; border-radius: 50%; margin-right: 4px;
@@ -195,10 +199,11 @@ def _matrix(
     columns: list[tuple[str, bool | None]],
     anchors: dict[str, str],
     caption: str,
+    versions: dict[str, Any],
 ) -> str:
     lanes = list(dict.fromkeys(lane for lane, _ in columns))
     per_lane = len(columns) // len(lanes)
-    head_lanes = "".join(f'<th colspan="{per_lane}">{_e(lane)}</th>' for lane in lanes)
+    head_lanes = "".join(f'<th colspan="{per_lane}">{_lane_heading(lane, versions)}</th>' for lane in lanes)
     head_streams = "".join(f"<th>{_e(_stream_label(s))}</th>" for _, s in columns)
     body = []
     for form, title in rows:
@@ -221,6 +226,15 @@ def _matrix(
         f'<tr><th rowspan="2">form</th>{head_lanes}</tr><tr>{head_streams}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"
     )
+
+
+def _lane_heading(lane_id: str, versions: dict[str, Any]) -> str:
+    """A lane's column heading; a client lane's names the version of the client it judged."""
+    registered = LANES.get(lane_id)
+    if registered is None or registered.package is None:
+        return _e(lane_id)
+    version = versions.get(registered.package) or "not installed"
+    return f"{_e(lane_id)}<br><small>{_e(registered.package)} {_e(version)}</small>"
 
 
 def _kv(pairs: Iterable[tuple[str, Any]]) -> str:
@@ -249,13 +263,33 @@ def _header(document: Results) -> str:
         f'<p class="meta">{_e(sdk)} · {_e(run.get("mode"))} run against {_e(run.get("target"))} · '
         f"profile {_e(run.get('profile'))} · written {_e(document.generated_at)}</p>"
         f'<div class="summary" id="summary"><strong>{_e(summary.get("total", 0))} tests:</strong> '
-        f"{badges}</div>"
+        f"{badges}</div>{_pace(document)}"
         '<div class="panels">'
-        f'<div class="panel"><h2>Run</h2>{_kv(run.items())}</div>'
+        f'<div class="panel"><h2>Run</h2>{_kv(_run_settings(run))}</div>'
         f'<div class="panel"><h2>Versions</h2>{_kv([("SDK under test", sdk), *shown])}</div>'
         f'<div class="panel"><h2>Legend</h2>{_legend()}</div>'
         "</div></header>"
     )
+
+
+def _run_settings(run: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The run's settings as the panel lists them: of ``--targets`` the file (the targets table
+    shows each target's settings)."""
+    return [(k, (v or {}).get("file") if k == "targets" else v) for k, v in run.items()]
+
+
+def _pace(document: Results) -> str:
+    """One line on rate limits when the target said "too many" at all: the 429s, the waits, and how
+    low each rate-limited target's concurrency fell (the timelines are in results.json)."""
+    line = pace.summary(document.pace)
+    if line is None:
+        return ""
+    fell = "; ".join(
+        f"{target}: concurrency down to {min(limit for _, limit in figures['concurrency'])}"
+        for target, figures in document.pace.items()
+        if figures["rate_limited"]
+    )
+    return f'<p class="meta" id="pace">Rate limits: {_e(line)} · {_e(fell)} (results.json: pace)</p>'
 
 
 def _legend() -> str:
@@ -325,6 +359,7 @@ def _evidence(record: TestRecord, anchor: str) -> str:
         ("lane", record.lane),
         ("streamed", record.streamed),
         ("target", record.target),
+        ("target name", record.target_name),
         ("location", record.location),
         ("api version", record.api_version),
         ("HTTP status", record.status),
@@ -452,6 +487,55 @@ def _stale(document: Results) -> str:
     )
 
 
+_TARGET_SHOWN = ("model", "location", "api_version", "base_url")  # under a target's name in its row
+
+
+def _target_names(document: Results) -> list[str]:
+    """The run's targets (``--targets``) in the order of its file, then any other a report names."""
+    listed = [e["name"] for e in ((document.run.get("targets") or {}).get("entries") or [])]
+    named = {t.target_name for t in document.tests if t.target_name}
+    return [n for n in listed if n in named] + sorted(named - set(listed))
+
+
+def _targets(document: Results, anchors: dict[str, str]) -> str:
+    """With more than one target: targets by form, each cell the worst outcome of the target's tests
+    of the form and how many had it, linked to the first of them (a browser-compatibility table)."""
+    names = _target_names(document)
+    if len(names) < 2:
+        return ""
+    settings = {e["name"]: e for e in ((document.run.get("targets") or {}).get("entries") or [])}
+    present = {_form_of(t) for t in document.tests}
+    forms = [f for f in FORMS if f in present] + sorted(present - set(FORMS))
+    head = "".join(f'<th title="{_e(FORMS.get(f, f))}">{_e(f)}</th>' for f in forms)
+    rows = []
+    for name in names:
+        cells = []
+        for form in forms:
+            records = sorted(
+                (t for t in document.tests if t.target_name == name and _form_of(t) == form),
+                key=lambda t: t.nodeid,
+            )
+            if not records:
+                cells.append('<td class="empty" title="no test of this form">—</td>')
+                continue
+            top = worst(r.outcome for r in records)
+            first = next(r for r in records if r.outcome is top)
+            count = sum(r.outcome is top for r in records)
+            cells.append(
+                f'<td class="cell o-{_e(top)}"><a class="verdict" href="#{_e(anchors[first.nodeid])}">'
+                f'{_e(_outcome_label(top))}</a><div class="count">{count} of {len(records)}</div></td>'
+            )
+        where = settings.get(name, {})
+        detail = " · ".join(str(where[k]) for k in _TARGET_SHOWN if where.get(k))
+        header = f'<th scope="row">{_e(name)}<small>{_e(detail)}</small></th>'
+        rows.append(f'<tr data-target="{_e(name)}">{header}{"".join(cells)}</tr>')
+    return (
+        '<h2 id="targets">Targets by form</h2><table class="matrix targets">'
+        f'<caption hidden>targets by form</caption><thead><tr><th>target</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
 def render(document: Results, comparison: Comparison | None = None) -> str:
     """The page for one run (with ``comparison``: the gate's verdict first)."""
     tests = list(document.tests)
@@ -463,7 +547,7 @@ def render(document: Results, comparison: Comparison | None = None) -> str:
     other_section = (
         "<h2>Other tests</h2>"
         "<p>Probes of behaviour users reported (docs/spec.md), and tests of no documented form.</p>"
-        + _matrix([(f, f) for f in others], tests, columns, anchors, "other tests")
+        + _matrix([(f, f) for f in others], tests, columns, anchors, "other tests", document.versions)
         if others
         else ""
     )
@@ -473,9 +557,9 @@ def render(document: Results, comparison: Comparison | None = None) -> str:
         f"<title>Vertex conformance: {_e(document.generated_at)}</title>"
         f"<style>{_style()}</style></head>"
         f"<body>{_verdicts(document, comparison, anchors)}{_header(document)}"
-        f"{_causes(document, anchors)}{_stale(document)}"
+        f"{_targets(document, anchors)}{_causes(document, anchors)}{_stale(document)}"
         '<h2 id="matrix">Documented forms by lane</h2>'
-        + _matrix(list(FORMS.items()), tests, columns, anchors, "documented forms")
+        + _matrix(list(FORMS.items()), tests, columns, anchors, "documented forms", document.versions)
         + other_section
         + "<h2>Evidence</h2>"
         + "".join(_evidence(t, anchors[t.nodeid]) for t in in_order)

@@ -6,6 +6,9 @@ traffic, the paths they were given. A shard of another configuration is refused 
 that differs, never averaged in. A test reported by two shards is refused too: the split is
 broken. The merged selection deselects only what no shard ran (each shard deselects the others'
 tests), and a test one shard never reached stays in ``incomplete`` unless another shard ran it.
+The pace figures (429s, waits, concurrency per target) add up as ``pace.merge`` adds up xdist
+workers': counts summed, and each target's concurrency timeline the sum of the shards' on the wall
+clock (shards run at once on several machines: the merged line is the target's total load).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import pace
 from .results import Incomplete, Results, Selection
 
 # Settings that differ between shards of one run by design: where each wrote, what it compared with.
@@ -53,6 +57,7 @@ def merge(shards: Sequence[tuple[str, Results]]) -> Results:
         if first.selection
         else None,
         incomplete=Incomplete("; ".join(reasons), tuple(not_run)) if reasons else None,
+        pace=pace.merge(s.pace for _, s in shards),
     )
 
 

@@ -93,7 +93,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=int,
         help="live/record: stop sending once this many tokens (usage.total_tokens) are spent (per process)",
     )
+    add(
+        "--concurrency",
+        metavar="N",
+        help=f"live/record: requests in flight at once inside each process; tests keep their order, "
+        f"outcomes and evidence (default {d.concurrency}; ignored in replay)",
+    )
     add("--expectations", help="known deviations file (default expectations/<target>.yaml)")
+    add(
+        "--targets",
+        metavar="FILE",
+        help="a YAML list of targets (model, location, api_version, endpoint_id or base_url, expectations): "
+        "every form runs against each; test ids end with the target's name (schemas/targets.schema.json)",
+    )
     add(
         "--baseline",
         metavar="PATH",

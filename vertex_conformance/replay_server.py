@@ -156,34 +156,42 @@ def load_recordings(directory: Path) -> list[Recording]:
     files = sorted(directory.rglob("*.yaml"))
     if not files:
         raise ReplayError(f"no cassettes (*.yaml) under {directory}")
+    return [
+        recording
+        for file in files
+        for recording in load_cassette(file, file.relative_to(directory).as_posix())
+    ]
+
+
+def load_cassette(file: Path, name: str) -> list[Recording]:
+    """Every interaction of one cassette, named ``name`` in the answers' ``x-conformance-cassette``.
+    Raises ``recording.CassetteError`` (naming the file) when it cannot be read."""
+    try:
+        requests, responses = AtomicPersister.load_cassette(file, CassetteSerializer)[:2]
+    except CassetteNotFoundError as exc:  # vcrpy's word for an empty file
+        raise CassetteError(file, "the file is empty") from exc
+    except OSError as exc:
+        raise CassetteError(file, exc.strerror or str(exc)) from exc
     recordings = []
-    for file in files:
-        try:
-            requests, responses = AtomicPersister.load_cassette(file, CassetteSerializer)[:2]
-        except CassetteNotFoundError as exc:  # vcrpy's word for an empty file
-            raise CassetteError(file, "the file is empty") from exc
-        except OSError as exc:
-            raise CassetteError(file, exc.strerror or str(exc)) from exc
-        cassette = file.relative_to(directory).as_posix()
-        for index, (request, response) in enumerate(zip(requests, responses, strict=True)):
-            headers = tuple(
-                (name, str(value))
-                for name, values in response["headers"].items()
-                if name.lower() not in _NOT_REPLAYED
-                for value in values
+    for index, (request, response) in enumerate(zip(requests, responses, strict=True)):
+        headers = tuple(
+            (header, str(value))
+            for header, values in response["headers"].items()
+            if header.lower() not in _NOT_REPLAYED
+            for value in values
+        )
+        recordings.append(
+            Recording(
+                name,
+                index,
+                request.method.upper(),
+                route_path(request.uri),
+                parse_body(request.body),
+                response["status"]["code"],
+                headers,
+                response["body"]["string"] or b"",
             )
-            recordings.append(
-                Recording(
-                    cassette,
-                    index,
-                    request.method.upper(),
-                    route_path(request.uri),
-                    parse_body(request.body),
-                    response["status"]["code"],
-                    headers,
-                    response["body"]["string"] or b"",
-                )
-            )
+        )
     return recordings
 
 

@@ -35,7 +35,8 @@ The retry decisions are one ``RetryState`` shared by four transports: ``RetryTra
 httpx, ``Httpx2RetryTransport`` for the openai SDK (openai >= 3 runs on httpx2; pass it as
 ``openai.DefaultHttpxClient(transport=...)``), and their async twins ``AsyncRetryTransport`` and
 ``Httpx2AsyncRetryTransport`` (``openai.DefaultAsyncHttpxClient``). ``retry_transport(library,
-asynchronous=...)`` picks one by name.
+asynchronous=...)`` picks one by name. Each attempt takes a slot of its target (``pace``: the run's
+limit on requests in flight per model and location, which a 429 halves) and tells it how it went.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ import httpx
 import httpx2
 import openai
 
+from . import pace
 from .error_excerpt import error_excerpt
 from .guard import LimitExceeded
 from .redaction import find_secrets
@@ -271,7 +273,7 @@ class _SyncRetrying(_Retrying):
             while True:
                 state.begin()
                 try:
-                    response = self.inner.handle_request(request)
+                    response = pace.send(self.inner.handle_request, request)  # in its target's slot
                 except (self._library.TransportError, LimitExceeded) as exc:
                     if (pause := state.on_error(exc)) is None:
                         raise
@@ -304,7 +306,7 @@ class _AsyncRetrying(_Retrying):
             while True:
                 state.begin()
                 try:
-                    response = await self.inner.handle_async_request(request)
+                    response = await pace.asend(self.inner.handle_async_request, request)
                 except (self._library.TransportError, LimitExceeded) as exc:
                     if (pause := state.on_error(exc)) is None:
                         raise

@@ -52,6 +52,7 @@ class TestRecord:
     form: str | None = None
     lane: str | None = None
     target: str | None = None
+    target_name: str | None = None  # --targets: the entry of the targets file the test ran against
     location: str | None = None
     api_version: str | None = None
     streamed: bool | None = None
@@ -154,6 +155,7 @@ class Results:
     selection: Selection | None = None
     incomplete: Incomplete | None = None
     stale: tuple[dict[str, Any], ...] = ()  # expectation entries the run could have used and did not
+    pace: dict[str, dict[str, Any]] = field(default_factory=dict)  # per target: pace.Limiter.stats()
 
     @property
     def summary(self) -> dict[str, int]:
@@ -184,6 +186,7 @@ class Results:
             **({"selection": _listed(self.selection)} if self.selection else {}),
             **({"incomplete": _listed(self.incomplete)} if self.incomplete else {}),
             **({"stale_expectations": list(self.stale)} if self.stale else {}),
+            **({"pace": self.pace} if self.pace else {}),
         }
 
     def to_json(self) -> str:
@@ -202,6 +205,7 @@ class Results:
             else None,
             incomplete=Incomplete(incomplete["reason"], tuple(incomplete["not_run"])) if incomplete else None,
             stale=tuple(document.get("stale_expectations", ())),
+            pace=document.get("pace", {}),
         )
 
 

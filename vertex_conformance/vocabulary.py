@@ -124,26 +124,35 @@ ALL_FORMS = {**FORMS, **OTHER_FORMS}
 
 @dataclass(frozen=True)
 class Lane:
-    """One client that sends a case. ``runner`` is ``module:function`` taking ``(call, tokens)`` and
-    returning an ``Exchange``; it is imported only when the lane runs (the CLI never pays for it)."""
+    """One client that sends a case: one record says what it is, how it sends and how it reports.
+
+    ``runner`` is ``module:function`` taking ``(call, tokens)`` and returning an ``Exchange``; it is
+    imported only when the lane runs (the CLI never pays for it). A client lane also names its
+    ``driver`` (a module with ``drive``, ``version`` and ``unavailable``: ``client_call``'s contract),
+    which its runner is given as a third argument, and the ``package`` whose version the report names."""
 
     id: str
     description: str
     runner: str
-    sdk: bool  # the lane drives the openai SDK (its view of the answer is judged too; it can ``parse``)
+    sdk: bool = False  # the lane drives the openai Python SDK (its typed view is judged; it can ``parse``)
+    driver: str | None = None  # a client lane's driver module (judged by checks.clients)
+    package: str | None = None  # the package under test whose version the report names
+
+    @property
+    def client(self) -> bool:
+        return self.driver is not None
 
     def send(self, call: Any, tokens: Any) -> Any:
         module, function = self.runner.split(":")
-        run: Callable[[Any, Any], Any] = getattr(importlib.import_module(module), function)
-        return run(call, tokens)
+        run: Callable[..., Any] = getattr(importlib.import_module(module), function)
+        return run(call, tokens, self) if self.client else run(call, tokens)
 
 
+_CLIENT_RUNNER = "vertex_conformance.client_lanes:run"
 LANES: dict[str, Lane] = {
     lane.id: lane
     for lane in (
-        Lane(
-            "httpx", "raw HTTP: the exact bytes on the wire", "vertex_conformance.lanes:run_httpx", sdk=False
-        ),
+        Lane("httpx", "raw HTTP: the exact bytes on the wire", "vertex_conformance.lanes:run_httpx"),
         Lane("sdk", "the openai Python SDK, sync client", "vertex_conformance.lanes:run_sdk", sdk=True),
         Lane(
             "sdk-async",
@@ -151,10 +160,33 @@ LANES: dict[str, Lane] = {
             "vertex_conformance.lanes:run_sdk_async",
             sdk=True,
         ),
+        Lane(
+            "openai-node",
+            "the openai Node SDK: create, stream().finalChatCompletion(), parse",
+            _CLIENT_RUNNER,
+            driver="vertex_conformance.client_node",
+            package="openai-node",
+        ),
+        Lane(
+            "litellm",
+            "LiteLLM: completion (openai/ route; vertex_ai/openai/ for a self-deployed endpoint), "
+            "stream_chunk_builder",
+            _CLIENT_RUNNER,
+            driver="vertex_conformance.client_litellm",
+            package="litellm",
+        ),
+        Lane(
+            "langchain-openai",
+            "LangChain's ChatOpenAI: invoke, stream (chunks summed), bind_tools, with_structured_output",
+            _CLIENT_RUNNER,
+            driver="vertex_conformance.client_langchain",
+            package="langchain-openai",
+        ),
     )
 }
 SUITE_LANES = tuple(LANES)  # what the suites run, in the page's column order
 SDK_LANES = tuple(lane.id for lane in LANES.values() if lane.sdk)
+CLIENT_LANES = tuple(lane.id for lane in LANES.values() if lane.client)
 
 
 def lane(lane_id: str) -> Lane:

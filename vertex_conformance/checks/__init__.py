@@ -146,6 +146,7 @@ def failures(results: Results) -> list[Finding]:
 
 # Importing the check modules declares their requirements.
 from . import (  # noqa: E402,F401
+    clients,
     encoding,
     errors,
     media,

@@ -133,6 +133,7 @@ def _answer_model(ctx: Context) -> tuple[str, Any] | None:
         (plain_ok(ctx) or streamed_ok(ctx))
         and isinstance(ctx.request, dict)
         and isinstance(ctx.request.get("model"), str)
+        and ctx.request["model"] != ""  # asks for no model (clients send it to self-deployed endpoints)
     ),
 )
 def model_echo(ctx: Context) -> Iterator[Yielded]:

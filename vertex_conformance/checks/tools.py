@@ -7,9 +7,9 @@ index itself is judged apart, by ``tools.index-stable``.
 Two gates: the envelope and argument checks apply to any answer with tool calls, or to any answer
 to a request that declared ``tools`` (an answer without calls then has nothing for them to judge:
 they yield ``NOTHING``, never a pass; ``tools.called`` is what fails it). The checks that need the
-declared tools (``known-function``, ``args-schema``), and ``index-stable``, apply only when the
-request is known and declares tools: the documented stream breaks ``index-stable``
-(docs/spec.md#known-quirks, a known deviation kept in ``expectations/``), and a capture checked
+declared tools (``known-function``, ``args-schema``), and ``index-stable`` and ``name-once``, apply
+only when the request is known and declares tools: the documented stream breaks both of these
+(docs/spec.md#known-quirks, known deviations kept in ``expectations/``), and a capture checked
 without its request stays judged on its envelope alone, so ``vertex-conformance check`` of the
 documented samples remains a clean baseline.
 """
@@ -21,7 +21,9 @@ from typing import Any, NamedTuple
 
 import jsonschema_rs
 
-from ..assembly import ToolCall, as_list
+# The assembler's private step, for the one check that needs each fragment's call: the same rule
+# that groups them in ``ctx.assembled``, never a second copy of it.
+from ..assembly import Choice, ToolCall, _add_tool_call, as_list
 from ..exchange import Exchange, parse_json
 from ..extensions import google
 from ..findings import Finding, json_path
@@ -223,6 +225,14 @@ def _no_retrieval(uri: str) -> Any:
     raise ValueError(f"remote $ref {uri} is not fetched")
 
 
+def argument_errors(schema: Any, arguments: Any) -> list[tuple[list[str | int], str]]:
+    """``(instance path, message)`` for each way ``arguments`` break a tool's ``parameters`` schema,
+    judged offline (a remote $ref is never fetched); ValueError when there is no usable schema.
+    One rule for the wire's calls and the calls a client hands its user (checks/clients.py)."""
+    validator = jsonschema_rs.validator_for(schema, retriever=_no_retrieval)
+    return [(list(error.instance_path), error.message[:200]) for error in validator.iter_errors(arguments)]
+
+
 @check(
     "tools.args-schema",
     "Each tool call's parsed arguments validate against the parameters schema of the tool it names.",
@@ -241,15 +251,15 @@ def args_schema(ctx: Context) -> Iterator[Yielded]:
             continue  # an unknown name, no parameters, or arguments that do not parse: not this requirement
         judged += 1
         try:
-            validator = jsonschema_rs.validator_for(schema, retriever=_no_retrieval)
+            errors = argument_errors(schema, parsed)
         except ValueError as exc:  # jsonschema_rs.ValidationError is one
             reason = str(exc).splitlines()[0]
             yield f"{call.path}.function.name", f"the declared parameters of {name!r} are unusable: {reason}"
             continue
-        for error in validator.iter_errors(parsed):
+        for where, message in errors:
             yield (
-                json_path(f"{call.path}.function.arguments", *error.instance_path),
-                f"{error.message[:200]} (parameters of {name!r}){_from_events(call)}",
+                json_path(f"{call.path}.function.arguments", *where),
+                f"{message} (parameters of {name!r}){_from_events(call)}",
             )
     if not judged:
         yield NOTHING
@@ -418,6 +428,55 @@ def index_stable(ctx: Context) -> Iterator[Yielded]:
                 )
             for i in seen:
                 owner.setdefault(i, str(call.id))
+
+
+def _later_names(ctx: Context) -> dict[tuple[int, int], list[int]]:
+    """By ``(choice index, position of the call)`` as assembled, the events whose fragment of that call,
+    not its first, carries a ``function.name``. Fragments are put to their call by the assembler's own
+    rule (``_add_tool_call``: by id, an id-less one to the call last seen at its index), so the
+    positions are those of ``ctx.assembled``."""
+    choices: dict[int, Choice] = {}
+    later: dict[tuple[int, int], list[int]] = {}
+    for event, chunk in ctx.chunks:
+        for raw in as_list(chunk.get("choices")):
+            if not isinstance(raw, dict) or not isinstance(raw.get("index", 0), int):
+                continue  # schema.chunk reports it
+            choice = choices.setdefault(raw.get("index", 0), Choice(index=raw.get("index", 0)))
+            delta = raw.get("delta") if isinstance(raw.get("delta"), dict) else {}
+            for fragment in as_list(delta.get("tool_calls")):
+                if not isinstance(fragment, dict):
+                    continue
+                before = [len(call.fragment_events) for call in choice.tool_calls]
+                _add_tool_call(choice, fragment, event)
+                name = _function(fragment).get("name")
+                if len(choice.tool_calls) > len(before) or not (isinstance(name, str) and name):
+                    continue  # a call's first fragment, or one without a name
+                calls = choice.tool_calls
+                position = next(p for p, count in enumerate(before) if len(calls[p].fragment_events) > count)
+                later.setdefault((choice.index, position), []).append(event)
+    return later
+
+
+@check(
+    "tools.name-once",
+    "A streamed tool call's function.name comes in its first fragment only; its later fragments carry "
+    "arguments only.",
+    Source.OPENAI,
+    "ChatCompletionChunk: OpenAI names a call in its first fragment; openai-python's stream accumulator "
+    "(accumulate_delta) appends every fragment's name; the documented stream repeats it in every fragment",
+    applies=lambda ctx: streamed_ok(ctx) and _declares_tools(ctx),
+)
+def name_once(ctx: Context) -> Iterator[Yielded]:
+    if not _has_calls(ctx):
+        yield NOTHING
+        return
+    for (index, position), events in sorted(_later_names(ctx).items()):
+        call = ctx.assembled.choices[index].tool_calls[position]
+        yield (
+            f"$.assembled.choices[{index}].message.tool_calls[{position}].function.name",
+            f"call {call.id!r} ({call.name!r}) is named again in {len(events)} later fragment(s) (events "
+            f"{events}): an accumulator that appends names (openai-python's) joins them",
+        )
 
 
 STREAM_MATCHES_PLAIN = requirement(
