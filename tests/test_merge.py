@@ -118,3 +118,36 @@ def test_the_merge_command_writes_one_report_junit_and_page_and_refuses_mismatch
     assert main(["durations", shards[0], "-o", str(tmp_path / "durations.json")]) == 0
     durations = json.loads((tmp_path / "durations.json").read_text())
     assert set(durations) == {t.nodeid for t in load(tmp_path / "1" / "results.json").tests}
+
+
+def collected(*args: str) -> list[str]:
+    """The node ids a shard of the suite would run (``--collect-only``), in order."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("VERTEX_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "suites", "-q", "--collect-only", "-p", "no:cacheprovider", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    return [line for line in done.stdout.splitlines() if "::" in line]
+
+
+@pytest.mark.slow
+def test_shards_are_deterministic_and_balanced_by_an_earlier_reports_durations(tmp_path):
+    """The same split twice is the same tests; the shards cover the run once; and with durations where
+    a few tests are slow (a live run's thinking forms, say), no shard's sum of durations passes the
+    ideal half by more than the longest single test (pytest-split's duration-based chunks)."""
+    every = collected()
+    slow = {nodeid: 30.0 for nodeid in every if "thinking" in nodeid or "function_call" in nodeid}
+    timings = {nodeid: slow.get(nodeid, 1.0) for nodeid in every}
+    path = tmp_path / "durations.json"
+    path.write_text(json.dumps(timings), encoding="utf-8")
+    split = ("--splits", "2", "--durations-path", str(path))
+    first, second = (collected(*split, "--group", group) for group in ("1", "2"))
+    assert collected(*split, "--group", "1") == first  # deterministic
+    assert sorted(first + second) == sorted(every) and not set(first) & set(second)
+    sums = [sum(timings[nodeid] for nodeid in shard) for shard in (first, second)]
+    assert max(sums) <= sum(sums) / 2 + max(timings.values())

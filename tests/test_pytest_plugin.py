@@ -101,3 +101,11 @@ def test_another_pytest_run_in_the_same_environment_does_not_import_the_sdk(tmp_
     )
     done = pytest_in(tmp_path, "test_other.py")
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_a_run_that_only_collects_writes_no_report_and_passes(tmp_path):
+    done = pytest_in(SUITES, "--collect-only", "-q", "--report-dir", str(tmp_path / "reports"))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "tests collected" in done.stdout
+    assert not (tmp_path / "reports").exists()
+    assert "RUN INCOMPLETE" not in done.stdout

@@ -12,6 +12,8 @@ judge the view against the wire the gateway saw.
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -105,11 +107,31 @@ class ClientResult:
 
 
 ERROR_CHARS = 500  # the most of an exception's message a ClientError keeps
+PYTHON_CLIENTS_INSTALL = "run make python-clients (pip install -e '.[clients]')"
 
 
 class ClientUnavailable(Exception):
     """The client cannot run here (not installed, no Node runtime): the lane is unsupported, and the
     message is one line saying how to install it."""
+
+
+# --- what every Python driver does ------------------------------------------------------------------
+
+
+def not_installed(package: str, module: str) -> str | None:
+    """``None`` when ``module`` (of ``package``) can be imported; else one line saying how to install it.
+    Nothing is imported: the CLI and ``--help`` stay fast."""
+    if importlib.util.find_spec(module) is None:
+        return f"{package}: not installed: {PYTHON_CLIENTS_INSTALL}"
+    return None
+
+
+def installed_version(package: str) -> str | None:
+    """``package``'s installed version, from its metadata (nothing is imported); ``None``: not installed."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 # --- what every Python driver does with its client's result ---------------------------------------

@@ -18,8 +18,6 @@ would send the conversation to LangChain's servers.
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 import json
 import os
 from dataclasses import dataclass
@@ -32,11 +30,12 @@ from vertex_conformance.client_call import (
     ClientView,
     ToolCallView,
     error_of,
+    installed_version,
     jsonable,
+    not_installed,
     signature_in,
     text_of,
 )
-from vertex_conformance.client_litellm import INSTALL
 
 PACKAGE = "langchain-openai"
 MODULE = "langchain_openai"
@@ -45,18 +44,11 @@ _SHOWN = frozenset({"model", "max_tokens", "max_retries", "stream_usage"})
 
 
 def unavailable() -> str | None:
-    """``None`` when langchain-openai is installed; else one line saying how to install it."""
-    if importlib.util.find_spec(MODULE) is None:
-        return f"langchain-openai: not installed: {INSTALL}"
-    return None
+    return not_installed(PACKAGE, MODULE)
 
 
 def version() -> str | None:
-    """The installed langchain-openai's version, read from its metadata (nothing is imported)."""
-    try:
-        return importlib.metadata.version(PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
-        return None
+    return installed_version(PACKAGE)
 
 
 def drive(call: ClientCall) -> ClientResult:

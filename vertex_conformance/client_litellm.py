@@ -43,13 +43,14 @@ from vertex_conformance.client_call import (
     ClientView,
     ToolCallView,
     error_of,
+    installed_version,
     jsonable,
+    not_installed,
     signature_in,
     text_of,
 )
 
 PACKAGE = "litellm"
-INSTALL = "run make python-clients (pip install -e '.[clients]')"
 Route = Literal["openai", "vertex"]
 
 # Parameters of litellm.completion that configure the call, never a body key's keyword argument
@@ -75,18 +76,11 @@ _SHOWN = frozenset({"model", "max_tokens", "stream", "num_retries", "vertex_proj
 
 
 def unavailable() -> str | None:
-    """``None`` when LiteLLM is installed; else one line saying how to install it."""
-    if importlib.util.find_spec(PACKAGE) is None:
-        return f"litellm: not installed: {INSTALL}"
-    return None
+    return not_installed(PACKAGE, PACKAGE)
 
 
 def version() -> str | None:
-    """The installed LiteLLM's version, read from its metadata (LiteLLM itself is not imported)."""
-    try:
-        return importlib.metadata.version(PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
-        return None
+    return installed_version(PACKAGE)
 
 
 def drive(call: ClientCall, *, route: Route | None = None) -> ClientResult:

@@ -165,6 +165,8 @@ class ResultCollector:
         return Incomplete(reason or "ended before every selected test ran", not_run)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.config.option.collectonly:  # a run that only lists its tests leaves the reports alone
+            return
         if hasattr(self.config, "workerinput"):  # an xdist worker: the controller writes the report,
             if session.shouldstop:  # and must know why a worker stopped the run (the budget, a 401)
                 self.config.workeroutput[STOP_KEY] = str(session.shouldstop)  # type: ignore[attr-defined]
@@ -229,7 +231,7 @@ class ResultCollector:
             terminal.write_line(str(line))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if hasattr(self.config, "workerinput"):
+        if hasattr(self.config, "workerinput") or self.config.option.collectonly:
             return
         counts: dict[str, int] = {}
         for record in self.tests.values():

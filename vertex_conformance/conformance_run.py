@@ -81,7 +81,9 @@ def start(config: pytest.Config) -> None:
         config.option.record_mode = "all"
     else:
         config.option.disable_recording = True
-    if not getattr(config.option, "xmlpath", None):
+    if config.option.collectonly:  # listing the tests uses no snapshot: syrupy must not call them unused
+        config.option.disable_unused_snapshots = True
+    if not getattr(config.option, "xmlpath", None) and not config.option.collectonly:
         config.option.xmlpath = str(Path(cfg.report_dir) / "junit.xml")
     collector = ResultCollector(config, cfg, tokens)
     config.pluginmanager.register(sys.modules[__name__], "vertex-conformance-run")

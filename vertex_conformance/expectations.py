@@ -132,21 +132,27 @@ def path_pattern(glob: str) -> str:
     )
 
 
+def yaml_document(text: str, described: str) -> tuple[Any, yaml.Node | None]:
+    """The YAML document in ``text`` and its root node (the nodes know their lines, the values do
+    not; ``None``: empty, or comments only), or ``ConfigError`` naming ``described`` and the line."""
+    loader = LOADER(text)
+    try:
+        root = loader.get_single_node()
+        return (loader.construct_document(root) if root is not None else None), root
+    except yaml.MarkedYAMLError as exc:
+        where = f", line {exc.problem_mark.line + 1}" if exc.problem_mark else ""
+        raise ConfigError(f"{described}{where}: not valid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{described}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    finally:
+        loader.dispose()
+
+
 def load(path: Path) -> list[Expectation]:
     """Read and validate an expectations file; an absent file means no known deviations."""
     if not path.is_file():
         return []
-    loader = LOADER(path.read_text(encoding="utf-8"))
-    try:
-        root = loader.get_single_node()  # the nodes know their lines; the values do not
-        entries = loader.construct_document(root) if root is not None else []
-    except yaml.MarkedYAMLError as exc:
-        where = f", line {exc.problem_mark.line + 1}" if exc.problem_mark else ""
-        raise ConfigError(f"expectations file {path}{where}: not valid YAML: {exc.problem}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"expectations file {path}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    finally:
-        loader.dispose()
+    entries, root = yaml_document(path.read_text(encoding="utf-8"), f"expectations file {path}")
     if root is None:  # empty, or comments only: no known deviations
         return []
     if not isinstance(entries, list):

@@ -97,17 +97,7 @@ def _read(path: Path) -> tuple[Any, list[yaml.Node]]:
     except (OSError, UnicodeDecodeError) as exc:
         why = getattr(exc, "strerror", None) or exc
         raise ConfigError(f"targets file {path}: cannot read: {why}") from None
-    loader = expectations.LOADER(text)
-    try:
-        root = loader.get_single_node()
-        document = loader.construct_document(root) if root is not None else None
-    except yaml.MarkedYAMLError as exc:
-        where = f", line {exc.problem_mark.line + 1}" if exc.problem_mark else ""
-        raise ConfigError(f"targets file {path}{where}: not valid YAML: {exc.problem}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"targets file {path}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    finally:
-        loader.dispose()
+    document, root = expectations.yaml_document(text, f"targets file {path}")
     nodes = list(root.value) if isinstance(root, yaml.SequenceNode) else []
     return document, nodes
 
