@@ -18,6 +18,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .exchange import WireRequest
+
 PLACEHOLDER_KEY = "client-lane-placeholder"  # the gateway adds the real credentials; this is no secret
 
 
@@ -108,6 +110,16 @@ class ClientResult:
 
 ERROR_CHARS = 500  # the most of an exception's message a ClientError keeps
 PYTHON_CLIENTS_INSTALL = "run make python-clients (pip install -e '.[clients]')"
+
+
+class NotReplayable(Exception):
+    """Replay: the client changed the request beyond what the raw lane's recording answers (by
+    ``matching``'s rule), though the recording answers the documented body. What the client sent
+    (``request``) can be judged; the answer it would have got cannot."""
+
+    def __init__(self, request: WireRequest, why: str) -> None:
+        super().__init__(why)
+        self.request = request
 
 
 class ClientUnavailable(Exception):

@@ -14,24 +14,14 @@ import re
 from typing import Any
 
 from . import gateway, lanes
-from .client_call import ClientCall, ClientUnavailable
-from .exchange import Exchange, WireRequest
+from .client_call import ClientCall, ClientUnavailable, NotReplayable
+from .exchange import Exchange
 from .vocabulary import Lane
 
 _CLIENT_GRACE_S = 10.0  # how much longer than the relay a client may wait for its answer
 _TARGET = re.compile(
     r"/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/endpoints/(?P<endpoint>[^/]+)"
 )
-
-
-class NotReplayable(Exception):
-    """Replay: the client changed the request beyond what the raw lane's recording answers (by
-    ``matching``'s rule), though the recording answers the documented body. What the client sent
-    (``request``) can be judged; the answer it would have got cannot."""
-
-    def __init__(self, request: WireRequest, why: str) -> None:
-        super().__init__(why)
-        self.request = request
 
 
 def _relay_budget(call: lanes.Call) -> float:

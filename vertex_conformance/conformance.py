@@ -24,8 +24,7 @@ from . import auth, evidence, lanes, recording, resilience, shapes, stash, targe
 from .assembly import assemble
 from .budget import token_counts
 from .checks.parity import SAME_WIRE_BODY, body_findings
-from .client_call import ClientUnavailable
-from .client_lanes import NotReplayable
+from .client_call import ClientUnavailable, NotReplayable
 from .config import ConfigError, RunConfig
 from .exchange import Exchange
 from .expectations import untargeted
